@@ -1,0 +1,7 @@
+//! veertien: SIP routing and ACD daemon for Dutch municipal contact centres.
+//!
+//! Layers (dependencies point down only): `live` (tokio driver) → `engine` (the B2BUA,
+//! sans-IO) → `sip`, `media`, `dialplan` → `core`. See the README's architecture section.
+
+pub mod core;
+pub mod sip;
