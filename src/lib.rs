@@ -3,5 +3,6 @@
 //! Layers (dependencies point down only): `live` (tokio driver) → `engine` (the B2BUA,
 //! sans-IO) → `sip`, `media`, `dialplan` → `core`. See the README's architecture section.
 
+pub mod acd;
 pub mod core;
 pub mod sip;
