@@ -2,3 +2,5 @@
 //! transport rules (§18). Nothing here does I/O or reads a clock.
 
 pub mod msg;
+pub mod auth;
+pub mod registrar;

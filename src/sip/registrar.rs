@@ -1,0 +1,1 @@
+//! Registrar (placeholder while the message-layer parsers land).
