@@ -129,7 +129,12 @@ fn wrong_password_gets_401_then_403_after_the_limit_and_is_counted() {
     let mut outcomes = Vec::new();
     for second in 1..=3 {
         let (nonce, opaque) = fresh_challenge(&mut auth, at_s(second));
-        outcomes.push(auth.authenticate(at_s(second), &wrong.request(&nonce, &opaque, ChallengeKind::Origin), PHONE, accounts));
+        outcomes.push(auth.authenticate(
+            at_s(second),
+            &wrong.request(&nonce, &opaque, ChallengeKind::Origin),
+            PHONE,
+            accounts,
+        ));
     }
     assert_eq!(
         outcomes,
@@ -214,13 +219,15 @@ fn tampered_nonce_is_challenged_and_not_counted() {
     let mut tampered = nonce.clone().into_bytes();
     tampered[5] = if tampered[5] == b'x' { b'y' } else { b'x' };
     let tampered = String::from_utf8(tampered).expect("ascii");
-    let request = Answer::new("correct horse", DigestAlgorithm::Sha256).request(&tampered, &opaque, ChallengeKind::Origin);
+    let request =
+        Answer::new("correct horse", DigestAlgorithm::Sha256).request(&tampered, &opaque, ChallengeKind::Origin);
     assert_eq!(auth.authenticate(at_s(2), &request, PHONE, accounts), AuthOutcome::Challenge { stale: false });
     assert_eq!(auth.stats().wrong_responses, 0);
     // A nonce from another server instance (another secret) is not ours either.
     let mut other = Authenticator::new(AuthConfig::new(REALM), &mut SeededRng::fork(14070, "digest"));
     let (foreign, _) = fresh_challenge(&mut other, at_s(1));
-    let request = Answer::new("correct horse", DigestAlgorithm::Sha256).request(&foreign, &opaque, ChallengeKind::Origin);
+    let request =
+        Answer::new("correct horse", DigestAlgorithm::Sha256).request(&foreign, &opaque, ChallengeKind::Origin);
     assert_eq!(auth.authenticate(at_s(2), &request, PHONE, accounts), AuthOutcome::Challenge { stale: false });
 }
 
@@ -234,7 +241,8 @@ fn answers_for_another_request_uri_realm_or_opaque_are_challenged() {
         let request = answer.request(&nonce, &opaque, ChallengeKind::Origin);
         assert_eq!(auth.authenticate(at_s(2), &request, PHONE, accounts), AuthOutcome::Challenge { stale: false });
     }
-    let request = Answer::new("correct horse", DigestAlgorithm::Sha256).request(&nonce, "not-ours", ChallengeKind::Origin);
+    let request =
+        Answer::new("correct horse", DigestAlgorithm::Sha256).request(&nonce, "not-ours", ChallengeKind::Origin);
     assert_eq!(auth.authenticate(at_s(2), &request, PHONE, accounts), AuthOutcome::Challenge { stale: false });
     assert_eq!(auth.stats().wrong_responses, 0);
 }
@@ -242,9 +250,7 @@ fn answers_for_another_request_uri_realm_or_opaque_are_challenged() {
 #[test]
 fn account_without_the_hash_for_that_algorithm_is_refused() {
     let mut auth = authenticator(ChallengeKind::Origin);
-    let sha_only = |username: &str| {
-        accounts(username).map(|stored| StoredCredentials { ha1_md5: None, ..stored })
-    };
+    let sha_only = |username: &str| accounts(username).map(|stored| StoredCredentials { ha1_md5: None, ..stored });
     let (nonce, opaque) = fresh_challenge(&mut auth, at_s(1));
     let md5 = Answer::new("correct horse", DigestAlgorithm::Md5).request(&nonce, &opaque, ChallengeKind::Origin);
     assert_eq!(auth.authenticate(at_s(2), &md5, PHONE, sha_only), AuthOutcome::Challenge { stale: false });

@@ -328,7 +328,12 @@ mod tests {
             (b"Digest username=\"\xff\"", CredentialsError::NotUtf8),
         ];
         for (value, expected) in cases {
-            assert_eq!(DigestCredentials::parse(value).as_ref().err(), Some(expected), "{}", String::from_utf8_lossy(value));
+            assert_eq!(
+                DigestCredentials::parse(value).as_ref().err(),
+                Some(expected),
+                "{}",
+                String::from_utf8_lossy(value)
+            );
         }
         let long = format!("Digest username=\"{}\"", "a".repeat(MAX_CREDENTIALS_BYTES));
         assert_eq!(DigestCredentials::parse(long.as_bytes()), Err(CredentialsError::TooLong));

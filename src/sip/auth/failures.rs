@@ -112,11 +112,7 @@ impl FailureTracker {
         if self.records.len() < self.policy.max_tracked {
             return;
         }
-        let oldest = self
-            .records
-            .iter()
-            .min_by_key(|(_, record)| record.first_failure_at)
-            .map(|(key, _)| key.clone());
+        let oldest = self.records.iter().min_by_key(|(_, record)| record.first_failure_at).map(|(key, _)| key.clone());
         if let Some(key) = oldest {
             self.records.remove(&key);
         }

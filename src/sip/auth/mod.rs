@@ -24,5 +24,7 @@ pub use failures::{
     FailurePolicy, FailureTracker, DEFAULT_FAILURE_WINDOW_S, DEFAULT_MAX_CONSECUTIVE_FAILURES,
     DEFAULT_MAX_TRACKED_FAILURE_SOURCES,
 };
-pub use nonce::{NonceConfig, NonceIssuer, NonceStatus, Replayed, DEFAULT_MAX_TRACKED_NONCES, DEFAULT_NONCE_LIFETIME_S};
+pub use nonce::{
+    NonceConfig, NonceIssuer, NonceStatus, Replayed, DEFAULT_MAX_TRACKED_NONCES, DEFAULT_NONCE_LIFETIME_S,
+};
 pub use response::{compute_response, expected_response, QopAuth};

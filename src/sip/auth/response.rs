@@ -41,7 +41,14 @@ pub fn expected_response(credentials: &DigestCredentials, ha1_hex: &str, method:
         }
         _ => None,
     };
-    compute_response(credentials.algorithm, &ha1_hex.to_ascii_lowercase(), method, &credentials.uri, &credentials.nonce, qop)
+    compute_response(
+        credentials.algorithm,
+        &ha1_hex.to_ascii_lowercase(),
+        method,
+        &credentials.uri,
+        &credentials.nonce,
+        qop,
+    )
 }
 
 #[cfg(test)]
@@ -70,7 +77,10 @@ mod tests {
             let ha1 = algorithm.ha1("Mufasa", "http-auth@example.org", "Circle of Life");
             compute_response(algorithm, &ha1, "GET", "/dir/index.html", nonce, qop)
         };
-        assert_eq!(respond(DigestAlgorithm::Sha256), "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1");
+        assert_eq!(
+            respond(DigestAlgorithm::Sha256),
+            "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"
+        );
         assert_eq!(respond(DigestAlgorithm::Md5), "8ca523f5e9506fed4657c9700eebdbec");
     }
 
