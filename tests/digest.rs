@@ -274,3 +274,31 @@ fn proxy_authentication_uses_407_and_proxy_headers() {
     let request = answer.request(&nonce, &opaque, ChallengeKind::Proxy);
     assert_eq!(auth.authenticate(at_s(2), &request, PHONE, accounts), AuthOutcome::Ok("agent7".into()));
 }
+
+#[test]
+fn mutated_credentials_never_panic() {
+    let valid = Answer::new("correct horse", DigestAlgorithm::Sha256).header_value("bm9uY2U", "opaque");
+    let mut rng = SeededRng::fork(7, "digest-mutation");
+    let mut auth = authenticator(ChallengeKind::Origin);
+    for _ in 0..5_000 {
+        let mut bytes = valid.clone().into_bytes();
+        for _ in 0..=rng.below(4) {
+            let index = rng.below(bytes.len() as u64) as usize;
+            match rng.below(3) {
+                0 => bytes[index] = rng.below(256) as u8,
+                1 => {
+                    bytes.remove(index);
+                }
+                _ => bytes.insert(index, b"\",=\\ \t"[rng.below(6) as usize]),
+            }
+            if bytes.is_empty() {
+                break;
+            }
+        }
+        let _ = veertien::sip::auth::DigestCredentials::parse(&bytes);
+        let mut request = register();
+        request.headers.push(HeaderName::Authorization, bytes);
+        let outcome = auth.authenticate(at_s(1), &request, PHONE, accounts);
+        assert!(!matches!(outcome, AuthOutcome::Ok(_)), "a mutated answer to no challenge was accepted");
+    }
+}
