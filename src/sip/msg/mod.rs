@@ -11,12 +11,16 @@
 
 mod header_name;
 mod headers;
+mod lex;
 mod method;
 mod message;
+mod name_addr;
 mod parse;
 mod serialize;
 mod stream;
 mod typed;
+mod uri;
+mod via;
 
 pub use header_name::HeaderName;
 pub use headers::{Header, Headers};
