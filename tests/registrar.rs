@@ -332,3 +332,48 @@ fn malformed_or_foreign_requests_are_errors() {
     assert_eq!(error.status().0, 400);
     assert!(registrar.contacts(AOR).is_empty());
 }
+
+#[test]
+fn challenged_register_then_authenticated_binding() {
+    use veertien::core::rng::SeededRng;
+    use veertien::sip::auth::{
+        compute_response, AuthConfig, AuthOutcome, Authenticator, DigestAlgorithm, QopAuth, StoredCredentials,
+    };
+    let realm = "almere.veertien.test";
+    let accounts = |username: &str| {
+        (username == "agent7").then(|| StoredCredentials::from_password("agent7", realm, "correct horse"))
+    };
+    let mut auth = Authenticator::new(AuthConfig::new(realm), &mut SeededRng::fork(1, "digest"));
+    let mut registrar = Registrar::new(RegistrarConfig::default());
+    let phone = source(5060).addr.ip();
+
+    let first = register("c1", 1, &["<sip:agent7@192.0.2.20>"], None);
+    assert_eq!(auth.authenticate(at_s(0), &first, phone, accounts), AuthOutcome::Challenge { stale: false });
+    let challenge = auth.challenge_response(at_s(0), &first, false);
+    let value = challenge.headers.get_str(&HeaderName::WwwAuthenticate).expect("challenge").to_owned();
+    let param = |name: &str| {
+        let marker = format!("{name}=\"");
+        let start = value.find(&marker).expect("param") + marker.len();
+        value[start..start + value[start..].find('"').expect("quote")].to_owned()
+    };
+    let (nonce, opaque) = (param("nonce"), param("opaque"));
+
+    let mut second = register("c1", 2, &["<sip:agent7@192.0.2.20>"], None);
+    let ha1 = DigestAlgorithm::Sha256.ha1("agent7", realm, "correct horse");
+    let qop = QopAuth { nonce_count: "00000001", cnonce: "abc" };
+    let uri = "sip:almere.veertien.test";
+    let response = compute_response(DigestAlgorithm::Sha256, &ha1, "REGISTER", uri, &nonce, Some(qop));
+    second.headers.push(
+        HeaderName::Authorization,
+        format!(
+            "Digest username=\"agent7\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", \
+             response=\"{response}\", algorithm=SHA-256, qop=auth, nc=00000001, cnonce=\"abc\", opaque=\"{opaque}\""
+        ),
+    );
+    let AuthOutcome::Ok(user) = auth.authenticate(at_s(1), &second, phone, accounts) else {
+        panic!("the right answer is accepted")
+    };
+    let result = registrar.handle_register(at_s(1), &second, &user, source(5060)).expect("valid");
+    assert_eq!(result.to_response(at_s(1), &second).status, 200);
+    assert_eq!(registrar.contacts(AOR).len(), 1);
+}

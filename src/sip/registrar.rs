@@ -233,6 +233,16 @@ struct RequestedContact {
     expires_s: u64,
 }
 
+/// The REGISTER a binding change comes from.
+#[derive(Clone, Copy)]
+struct UpdateOrigin<'a> {
+    now: Instant,
+    aor: &'a str,
+    call_id: &'a str,
+    cseq: u32,
+    source: RegistrationSource,
+}
+
 /// What the Contact header fields of a REGISTER ask for.
 enum ContactRequest {
     /// No Contact: a query for the current bindings (§10.3 step 6).
@@ -303,7 +313,8 @@ impl Registrar {
                     }
                 }
                 for contact in requested {
-                    self.apply_contact(now, &mut bindings, &aor, contact, &call_id, cseq, source)?;
+                    let origin = UpdateOrigin { now, aor: &aor, call_id: &call_id, cseq, source };
+                    self.apply_contact(&origin, &mut bindings, contact)?;
                 }
             }
         }
@@ -318,17 +329,13 @@ impl Registrar {
     }
 
     /// Applies one Contact to the tentative binding list (§10.3 step 7).
-    #[allow(clippy::too_many_arguments)]
     fn apply_contact(
         &mut self,
-        now: Instant,
+        origin: &UpdateOrigin<'_>,
         bindings: &mut Vec<StoredBinding>,
-        aor: &str,
         contact: RequestedContact,
-        call_id: &str,
-        cseq: u32,
-        source: RegistrationSource,
     ) -> Result<(), RegistrarError> {
+        let UpdateOrigin { now, aor, call_id, cseq, source } = *origin;
         let expires_at = now + Duration::from_secs(contact.expires_s);
         match bindings.iter().position(|b| b.key == contact.key) {
             Some(index) => {
