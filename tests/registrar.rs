@@ -377,3 +377,13 @@ fn challenged_register_then_authenticated_binding() {
     assert_eq!(result.to_response(at_s(1), &second).status, 200);
     assert_eq!(registrar.contacts(AOR).len(), 1);
 }
+
+#[test]
+fn the_same_contact_twice_in_one_request_counts_once_with_the_later_lifetime() {
+    let mut registrar = Registrar::new(RegistrarConfig::default());
+    let request =
+        register("c1", 1, &["<sip:agent7@192.0.2.20>;expires=300, <SIP:agent7@192.0.2.20>;expires=600"], None);
+    let bindings = ok_bindings(registrar.handle_register(at_s(0), &request, "agent7", source(5060)));
+    assert_eq!(bindings.len(), 1);
+    assert_eq!(bindings[0].expires_at, at_s(600));
+}

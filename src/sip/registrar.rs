@@ -430,9 +430,12 @@ impl Registrar {
                 .find(|p| p.name.eq_ignore_ascii_case("expires"))
                 .map(|p| p.value.as_deref().and_then(parse_delta_seconds).unwrap_or(self.config.default_expires_s));
             let expires_s = expires_param.or(expires_header).unwrap_or(self.config.default_expires_s);
+            let key = ContactKey::of(&name_addr.uri);
+            // The same Contact twice in one request: the later one wins.
+            requested.retain(|earlier: &RequestedContact| earlier.key != key);
             requested.push(RequestedContact {
                 raw_uri: raw_contact_uri(value.trim()),
-                key: ContactKey::of(&name_addr.uri),
+                key,
                 expires_s: expires_s.min(self.config.max_expires_s),
             });
         }
