@@ -3,5 +3,8 @@
 //! Layers (dependencies point down only): `live` (tokio driver) → `engine` (the B2BUA,
 //! sans-IO) → `sip`, `media`, `dialplan` → `core`. See the README's architecture section.
 
+pub mod acd;
+pub mod config;
 pub mod core;
+pub mod dialplan;
 pub mod sip;

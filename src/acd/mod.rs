@@ -1,0 +1,4 @@
+//! The routing domain: calls, queues, agents, selection, transfers, callbacks, calendar.
+//! Only the calendar exists so far.
+
+pub mod calendar;
