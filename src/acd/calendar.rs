@@ -121,7 +121,11 @@ fn amsterdam_utc_offset_s(utc: NaiveDateTime) -> Option<i64> {
     let year = utc.year();
     let summer_start = last_sunday(year, 3)?.and_hms_opt(1, 0, 0)?;
     let summer_end = last_sunday(year, 10)?.and_hms_opt(1, 0, 0)?;
-    Some(if (summer_start..summer_end).contains(&utc) { CEST_OFFSET_S } else { CET_OFFSET_S })
+    Some(if (summer_start..summer_end).contains(&utc) {
+        CEST_OFFSET_S
+    } else {
+        CET_OFFSET_S
+    })
 }
 
 /// The last Sunday of `month` in `year`.
@@ -132,7 +136,9 @@ fn last_sunday(year: i32, month: u32) -> Option<NaiveDate> {
         NaiveDate::from_ymd_opt(year, month + 1, 1)?
     };
     let last_day = first_of_next.pred_opt()?;
-    last_day.checked_sub_signed(Duration::days(i64::from(last_day.weekday().num_days_from_sunday())))
+    last_day.checked_sub_signed(Duration::days(i64::from(
+        last_day.weekday().num_days_from_sunday(),
+    )))
 }
 
 /// True when `hours` are open at the UTC instant `utc`: local time (in the hours' zone)
@@ -150,7 +156,10 @@ pub fn is_open(hours: &Hours, closed_days: &[NaiveDate], utc: WallTime) -> bool 
         return false;
     }
     let second_of_day = local.num_seconds_from_midnight();
-    hours.ranges(date.weekday()).iter().any(|range| range.contains(second_of_day))
+    hours
+        .ranges(date.weekday())
+        .iter()
+        .any(|range| range.contains(second_of_day))
 }
 
 #[cfg(test)]
@@ -164,15 +173,28 @@ mod tests {
 
     /// The WallTime of a UTC date and time.
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> WallTime {
-        let t = date(y, mo, d).and_hms_opt(h, mi, s).expect("valid test time");
+        let t = date(y, mo, d)
+            .and_hms_opt(h, mi, s)
+            .expect("valid test time");
         WallTime(t.and_utc().timestamp_millis())
     }
 
     fn office_hours() -> Hours {
-        let day = vec![TimeRange { start_s: 8 * 3600, end_s: 18 * 3600 }];
+        let day = vec![TimeRange {
+            start_s: 8 * 3600,
+            end_s: 18 * 3600,
+        }];
         Hours {
             timezone: TimeZone::EuropeAmsterdam,
-            weekly: [day.clone(), day.clone(), day.clone(), day.clone(), day, Vec::new(), Vec::new()],
+            weekly: [
+                day.clone(),
+                day.clone(),
+                day.clone(),
+                day.clone(),
+                day,
+                Vec::new(),
+                Vec::new(),
+            ],
             close_on_public_holidays: true,
         }
     }
@@ -189,32 +211,74 @@ mod tests {
 
     #[test]
     fn moveable_feasts_follow_easter() {
-        assert_eq!(is_public_holiday(date(2026, 4, 3)), Some(Holiday::GoodFriday));
-        assert_eq!(is_public_holiday(date(2026, 4, 6)), Some(Holiday::EasterMonday));
-        assert_eq!(is_public_holiday(date(2026, 5, 14)), Some(Holiday::AscensionDay));
-        assert_eq!(is_public_holiday(date(2026, 5, 24)), Some(Holiday::WhitSunday));
-        assert_eq!(is_public_holiday(date(2026, 5, 25)), Some(Holiday::WhitMonday));
-        assert_eq!(is_public_holiday(date(2025, 5, 29)), Some(Holiday::AscensionDay));
-        assert_eq!(is_public_holiday(date(2025, 6, 9)), Some(Holiday::WhitMonday));
+        assert_eq!(
+            is_public_holiday(date(2026, 4, 3)),
+            Some(Holiday::GoodFriday)
+        );
+        assert_eq!(
+            is_public_holiday(date(2026, 4, 6)),
+            Some(Holiday::EasterMonday)
+        );
+        assert_eq!(
+            is_public_holiday(date(2026, 5, 14)),
+            Some(Holiday::AscensionDay)
+        );
+        assert_eq!(
+            is_public_holiday(date(2026, 5, 24)),
+            Some(Holiday::WhitSunday)
+        );
+        assert_eq!(
+            is_public_holiday(date(2026, 5, 25)),
+            Some(Holiday::WhitMonday)
+        );
+        assert_eq!(
+            is_public_holiday(date(2025, 5, 29)),
+            Some(Holiday::AscensionDay)
+        );
+        assert_eq!(
+            is_public_holiday(date(2025, 6, 9)),
+            Some(Holiday::WhitMonday)
+        );
         assert_eq!(is_public_holiday(date(2026, 5, 13)), None);
     }
 
     #[test]
     fn kings_day_moves_off_sunday() {
         assert_eq!(date(2025, 4, 27).weekday(), Weekday::Sun);
-        assert_eq!(is_public_holiday(date(2025, 4, 26)), Some(Holiday::KingsDay));
+        assert_eq!(
+            is_public_holiday(date(2025, 4, 26)),
+            Some(Holiday::KingsDay)
+        );
         assert_eq!(is_public_holiday(date(2025, 4, 27)), None);
-        assert_eq!(is_public_holiday(date(2026, 4, 27)), Some(Holiday::KingsDay));
+        assert_eq!(
+            is_public_holiday(date(2026, 4, 27)),
+            Some(Holiday::KingsDay)
+        );
         assert_eq!(is_public_holiday(date(2026, 4, 26)), None);
     }
 
     #[test]
     fn fixed_days_and_liberation_day_in_lustrum_years_only() {
-        assert_eq!(is_public_holiday(date(2027, 1, 1)), Some(Holiday::NewYearsDay));
-        assert_eq!(is_public_holiday(date(2026, 12, 25)), Some(Holiday::ChristmasDay));
-        assert_eq!(is_public_holiday(date(2026, 12, 26)), Some(Holiday::BoxingDay));
-        assert_eq!(is_public_holiday(date(2025, 5, 5)), Some(Holiday::LiberationDay));
-        assert_eq!(is_public_holiday(date(2030, 5, 5)), Some(Holiday::LiberationDay));
+        assert_eq!(
+            is_public_holiday(date(2027, 1, 1)),
+            Some(Holiday::NewYearsDay)
+        );
+        assert_eq!(
+            is_public_holiday(date(2026, 12, 25)),
+            Some(Holiday::ChristmasDay)
+        );
+        assert_eq!(
+            is_public_holiday(date(2026, 12, 26)),
+            Some(Holiday::BoxingDay)
+        );
+        assert_eq!(
+            is_public_holiday(date(2025, 5, 5)),
+            Some(Holiday::LiberationDay)
+        );
+        assert_eq!(
+            is_public_holiday(date(2030, 5, 5)),
+            Some(Holiday::LiberationDay)
+        );
         assert_eq!(is_public_holiday(date(2026, 5, 5)), None);
         assert_eq!(is_public_holiday(date(2026, 12, 24)), None);
     }
@@ -263,9 +327,18 @@ mod tests {
     #[test]
     fn closed_on_weekends_holidays_and_closed_days() {
         let mut hours = office_hours();
-        assert!(!is_open(&hours, &[], utc(2026, 11, 21, 10, 0, 0)), "Saturday");
-        assert!(!is_open(&hours, &[], utc(2026, 4, 27, 10, 0, 0)), "King's Day, a Monday");
-        assert!(!is_open(&hours, &[date(2026, 12, 24)], utc(2026, 12, 24, 10, 0, 0)), "local closing day");
+        assert!(
+            !is_open(&hours, &[], utc(2026, 11, 21, 10, 0, 0)),
+            "Saturday"
+        );
+        assert!(
+            !is_open(&hours, &[], utc(2026, 4, 27, 10, 0, 0)),
+            "King's Day, a Monday"
+        );
+        assert!(
+            !is_open(&hours, &[date(2026, 12, 24)], utc(2026, 12, 24, 10, 0, 0)),
+            "local closing day"
+        );
         assert!(is_open(&hours, &[], utc(2026, 12, 24, 10, 0, 0)));
         hours.close_on_public_holidays = false;
         assert!(is_open(&hours, &[], utc(2026, 4, 27, 10, 0, 0)));
@@ -275,7 +348,10 @@ mod tests {
     fn local_date_decides_near_midnight() {
         // 23:30 UTC on Sunday is 00:30 Monday in Amsterdam.
         let mut hours = office_hours();
-        hours.weekly[0] = vec![TimeRange { start_s: 0, end_s: 3600 }];
+        hours.weekly[0] = vec![TimeRange {
+            start_s: 0,
+            end_s: 3600,
+        }];
         assert!(is_open(&hours, &[], utc(2026, 11, 22, 23, 30, 0)));
         assert!(!is_open(&hours, &[], utc(2026, 11, 23, 0, 30, 0)));
     }

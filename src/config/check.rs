@@ -70,7 +70,10 @@ pub fn check(config_path: &Path) -> CheckReport {
 }
 
 /// Like [`check`], with the environment given as pairs (for tests).
-pub fn check_with_env(config_path: &Path, env: impl IntoIterator<Item = (String, String)>) -> CheckReport {
+pub fn check_with_env(
+    config_path: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> CheckReport {
     let mut report = CheckReport::default();
     let raw = match load_raw(config_path, env) {
         Ok((raw, origins)) => {

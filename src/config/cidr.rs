@@ -26,7 +26,10 @@ pub enum CidrError {
 impl Cidr {
     /// The network covering exactly one address.
     pub fn host(address: IpAddr) -> Self {
-        Cidr { network: address, prefix_len: max_prefix_len(address) }
+        Cidr {
+            network: address,
+            prefix_len: max_prefix_len(address),
+        }
     }
 
     /// The network address (host bits cleared).
@@ -64,11 +67,15 @@ fn max_prefix_len(address: IpAddr) -> u8 {
 }
 
 fn mask_u32(prefix_len: u8) -> u32 {
-    u32::MAX.checked_shl(32 - u32::from(prefix_len)).unwrap_or(0)
+    u32::MAX
+        .checked_shl(32 - u32::from(prefix_len))
+        .unwrap_or(0)
 }
 
 fn mask_u128(prefix_len: u8) -> u128 {
-    u128::MAX.checked_shl(128 - u32::from(prefix_len)).unwrap_or(0)
+    u128::MAX
+        .checked_shl(128 - u32::from(prefix_len))
+        .unwrap_or(0)
 }
 
 impl FromStr for Cidr {
@@ -81,8 +88,10 @@ impl FromStr for Cidr {
             Some((a, p)) => (a, Some(p)),
             None => (text, None),
         };
-        let address: IpAddr =
-            address_text.trim().parse().map_err(|_| CidrError::BadAddress(text.to_owned()))?;
+        let address: IpAddr = address_text
+            .trim()
+            .parse()
+            .map_err(|_| CidrError::BadAddress(text.to_owned()))?;
         let max = max_prefix_len(address);
         let prefix_len = match prefix_text {
             None => max,
@@ -95,7 +104,10 @@ impl FromStr for Cidr {
             IpAddr::V4(a) => IpAddr::V4((u32::from(a) & mask_u32(prefix_len)).into()),
             IpAddr::V6(a) => IpAddr::V6((u128::from(a) & mask_u128(prefix_len)).into()),
         };
-        Ok(Cidr { network, prefix_len })
+        Ok(Cidr {
+            network,
+            prefix_len,
+        })
     }
 }
 
@@ -141,9 +153,21 @@ mod tests {
 
     #[test]
     fn rejects_garbage_and_long_prefixes() {
-        assert!(matches!("10.0.0.0/33".parse::<Cidr>(), Err(CidrError::BadPrefix(_))));
-        assert!(matches!("10.0.0/8".parse::<Cidr>(), Err(CidrError::BadAddress(_))));
-        assert!(matches!("::/129".parse::<Cidr>(), Err(CidrError::BadPrefix(_))));
-        assert!(matches!("10.0.0.0/x".parse::<Cidr>(), Err(CidrError::BadPrefix(_))));
+        assert!(matches!(
+            "10.0.0.0/33".parse::<Cidr>(),
+            Err(CidrError::BadPrefix(_))
+        ));
+        assert!(matches!(
+            "10.0.0/8".parse::<Cidr>(),
+            Err(CidrError::BadAddress(_))
+        ));
+        assert!(matches!(
+            "::/129".parse::<Cidr>(),
+            Err(CidrError::BadPrefix(_))
+        ));
+        assert!(matches!(
+            "10.0.0.0/x".parse::<Cidr>(),
+            Err(CidrError::BadPrefix(_))
+        ));
     }
 }

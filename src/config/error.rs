@@ -30,7 +30,11 @@ impl ConfigError {
 }
 
 fn join_lines(problems: &[KeyProblem]) -> String {
-    problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// One bad key: `origin: key: problem`.

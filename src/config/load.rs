@@ -10,6 +10,7 @@ use super::error::{ConfigError, KeyProblem};
 use super::raw::RawSettings;
 use super::settings::Settings;
 use super::validate::validate;
+use crate::dialplan::toml_syntax_problem;
 
 /// Prefix of environment overrides: `VEERTIEN_SIP__LISTEN` overrides `sip.listen`.
 pub const ENV_PREFIX: &str = "VEERTIEN";
@@ -52,7 +53,11 @@ impl Origins {
 
     /// A problem with `key`, attributed to its origin.
     pub(crate) fn problem(&self, key: &str, problem: impl Into<String>) -> KeyProblem {
-        KeyProblem { origin: self.of(key), key: key.to_owned(), problem: problem.into() }
+        KeyProblem {
+            origin: self.of(key),
+            key: key.to_owned(),
+            problem: problem.into(),
+        }
     }
 }
 
@@ -63,8 +68,18 @@ pub(crate) fn load_raw(
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<(RawSettings, Origins), ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::Unreadable { file: file.clone(), reason: format!("cannot read: {e}") })?;
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+        file: file.clone(),
+        reason: format!("cannot read: {e}"),
+    })?;
+
+    // Syntax is checked with our own TOML parser first, for a one-line message.
+    if let Err(e) = text.parse::<toml::Table>() {
+        return Err(ConfigError::Unreadable {
+            file,
+            reason: toml_syntax_problem(&text, &e),
+        });
+    }
 
     let env_prefix_lower = format!("{}_", ENV_PREFIX.to_lowercase());
     let overrides: config::Map<String, String> = env
@@ -74,11 +89,15 @@ pub(crate) fn load_raw(
     let env_var_by_key = overrides
         .keys()
         .map(|name| {
-            let key = name.to_lowercase()[env_prefix_lower.len()..].replace(ENV_LEVEL_SEPARATOR, ".");
+            let key =
+                name.to_lowercase()[env_prefix_lower.len()..].replace(ENV_LEVEL_SEPARATOR, ".");
             (key, name.clone())
         })
         .collect();
-    let origins = Origins { file: file.clone(), env_var_by_key };
+    let origins = Origins {
+        file: file.clone(),
+        env_var_by_key,
+    };
 
     let merged = Config::builder()
         .add_source(File::from_str(&text, FileFormat::Toml))
@@ -104,19 +123,29 @@ fn build_error(file: &str, error: config::ConfigError) -> ConfigError {
         config::ConfigError::FileParse { cause, .. } => format!("not valid TOML: {cause}"),
         other => other.to_string(),
     };
-    ConfigError::Unreadable { file: file.to_owned(), reason: reason.trim_end().to_owned() }
+    ConfigError::Unreadable {
+        file: file.to_owned(),
+        reason: reason.trim_end().to_owned(),
+    }
 }
 
 /// Turns the `config` crate's deserialisation error into one keyed problem.
 fn deserialize_problem(origins: &Origins, error: config::ConfigError) -> KeyProblem {
     match error {
-        config::ConfigError::Type { unexpected, expected, key, .. } => {
+        config::ConfigError::Type {
+            unexpected,
+            expected,
+            key,
+            ..
+        } => {
             let key = key.unwrap_or_default();
             origins.problem(&key, format!("expected {expected}, found {unexpected}"))
         }
-        config::ConfigError::At { error, key, .. } => {
-            message_problem(origins, key.as_deref().unwrap_or_default(), &error.to_string())
-        }
+        config::ConfigError::At { error, key, .. } => message_problem(
+            origins,
+            key.as_deref().unwrap_or_default(),
+            &error.to_string(),
+        ),
         config::ConfigError::Message(message) => message_problem(origins, "", &message),
         config::ConfigError::NotFound(key) => origins.problem(&key, "missing"),
         other => origins.problem("", other.to_string()),
@@ -128,10 +157,18 @@ fn deserialize_problem(origins: &Origins, error: config::ConfigError) -> KeyProb
 fn message_problem(origins: &Origins, parent: &str, message: &str) -> KeyProblem {
     if let Some(rest) = message.strip_prefix("unknown field `") {
         if let Some((field, expected)) = rest.split_once('`') {
-            let key = if parent.is_empty() { field.to_owned() } else { format!("{parent}.{field}") };
+            let key = if parent.is_empty() {
+                field.to_owned()
+            } else {
+                format!("{parent}.{field}")
+            };
             let expected = expected.trim_start_matches(", ");
             return origins.problem(&key, format!("unknown key ({expected})"));
         }
+    }
+    if message.contains("expected struct Raw") {
+        // A section replaced by a plain value, e.g. `VEERTIEN_SIP=x`.
+        return origins.problem(parent, "must be a table of keys, not a single value");
     }
     origins.problem(parent, message.to_owned())
 }

@@ -54,7 +54,9 @@ pub(crate) struct RawHttp {
 
 impl Default for RawHttp {
     fn default() -> Self {
-        RawHttp { listen: "127.0.0.1:8080".to_owned() }
+        RawHttp {
+            listen: "127.0.0.1:8080".to_owned(),
+        }
     }
 }
 
@@ -68,7 +70,10 @@ pub(crate) struct RawRtp {
 
 impl Default for RawRtp {
     fn default() -> Self {
-        RawRtp { port_min: 20_000, port_max: 30_000 }
+        RawRtp {
+            port_min: 20_000,
+            port_max: 30_000,
+        }
     }
 }
 
@@ -81,7 +86,9 @@ pub(crate) struct RawDialplan {
 
 impl Default for RawDialplan {
     fn default() -> Self {
-        RawDialplan { directory: "dialplans".to_owned() }
+        RawDialplan {
+            directory: "dialplans".to_owned(),
+        }
     }
 }
 
@@ -95,7 +102,10 @@ pub(crate) struct RawShutdown {
 
 impl Default for RawShutdown {
     fn default() -> Self {
-        RawShutdown { drain_s: 30, retry_after_s: 60 }
+        RawShutdown {
+            drain_s: 30,
+            retry_after_s: 60,
+        }
     }
 }
 
@@ -110,7 +120,11 @@ pub(crate) struct RawLimits {
 
 impl Default for RawLimits {
     fn default() -> Self {
-        RawLimits { max_calls: 5000, max_udp_datagram_bytes: 65_507, max_tcp_connections: 1024 }
+        RawLimits {
+            max_calls: 5000,
+            max_udp_datagram_bytes: 65_507,
+            max_tcp_connections: 1024,
+        }
     }
 }
 
@@ -124,6 +138,9 @@ pub(crate) struct RawLog {
 
 impl Default for RawLog {
     fn default() -> Self {
-        RawLog { filter: "info".to_owned(), format: "text".to_owned() }
+        RawLog {
+            filter: "info".to_owned(),
+            format: "text".to_owned(),
+        }
     }
 }

@@ -52,7 +52,9 @@ pub struct SipSettings {
 impl SipSettings {
     /// True when `peer` is inside one of the trusted networks.
     pub fn is_trusted(&self, peer: IpAddr) -> bool {
-        self.trusted_peers.iter().any(|network| network.contains(peer))
+        self.trusted_peers
+            .iter()
+            .any(|network| network.contains(peer))
     }
 
     /// The address other parties should use to reach us: `public_address` when set,

@@ -34,12 +34,19 @@ pub(crate) struct ErrorList {
 impl ErrorList {
     /// An empty list for `file`.
     pub(crate) fn new(file: &str) -> Self {
-        ErrorList { file: file.to_owned(), errors: Vec::new() }
+        ErrorList {
+            file: file.to_owned(),
+            errors: Vec::new(),
+        }
     }
 
     /// Records a problem at `key`.
     pub(crate) fn push(&mut self, key: &str, problem: impl Into<String>) {
-        self.errors.push(DialplanError { file: self.file.clone(), key: key.to_owned(), problem: problem.into() });
+        self.errors.push(DialplanError {
+            file: self.file.clone(),
+            key: key.to_owned(),
+            problem: problem.into(),
+        });
     }
 
     /// True when nothing was recorded.
@@ -50,5 +57,20 @@ impl ErrorList {
     /// The recorded errors, in the order found.
     pub(crate) fn into_vec(self) -> Vec<DialplanError> {
         self.errors
+    }
+}
+
+/// A one-line description of a TOML syntax error with its line and column, for error
+/// lines that must stay one line each.
+pub(crate) fn toml_syntax_problem(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim_end().replace('\n', "; ");
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("not valid TOML at line {line}, column {column}: {message}")
+        }
+        None => format!("not valid TOML: {message}"),
     }
 }

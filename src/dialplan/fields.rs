@@ -19,7 +19,11 @@ pub(crate) struct Section<'t> {
 impl<'t> Section<'t> {
     /// Reads `table`, found at `path` (empty for the top level).
     pub(crate) fn new(table: &'t Table, path: &str) -> Self {
-        Section { table, path: path.to_owned(), read: BTreeSet::new() }
+        Section {
+            table,
+            path: path.to_owned(),
+            read: BTreeSet::new(),
+        }
     }
 
     /// The full key path of `key` in this table.
@@ -49,7 +53,11 @@ impl<'t> Section<'t> {
     }
 
     /// An optional string.
-    pub(crate) fn optional_string(&mut self, key: &'t str, errors: &mut ErrorList) -> Option<&'t str> {
+    pub(crate) fn optional_string(
+        &mut self,
+        key: &'t str,
+        errors: &mut ErrorList,
+    ) -> Option<&'t str> {
         let value = self.value(key)?;
         self.as_str(key, value, errors)
     }
@@ -58,7 +66,10 @@ impl<'t> Section<'t> {
         match value {
             Value::String(s) => Some(s.as_str()),
             other => {
-                errors.push(&self.key_path(key), format!("must be a string, not {}", other.type_str()));
+                errors.push(
+                    &self.key_path(key),
+                    format!("must be a string, not {}", other.type_str()),
+                );
                 None
             }
         }
@@ -71,7 +82,11 @@ impl<'t> Section<'t> {
     }
 
     /// An optional name per [`is_valid_name`].
-    pub(crate) fn optional_name(&mut self, key: &'t str, errors: &mut ErrorList) -> Option<&'t str> {
+    pub(crate) fn optional_name(
+        &mut self,
+        key: &'t str,
+        errors: &mut ErrorList,
+    ) -> Option<&'t str> {
         let text = self.optional_string(key, errors)?;
         self.check_name(key, text, errors)
     }
@@ -89,18 +104,31 @@ impl<'t> Section<'t> {
     }
 
     /// An integer in `min..=max`, or `default` when absent.
-    pub(crate) fn uint(&mut self, key: &'t str, min: u32, max: u32, default: u32, errors: &mut ErrorList) -> u32 {
+    pub(crate) fn uint(
+        &mut self,
+        key: &'t str,
+        min: u32,
+        max: u32,
+        default: u32,
+        errors: &mut ErrorList,
+    ) -> u32 {
         match self.value(key) {
             None => default,
             Some(Value::Integer(n)) => match u32::try_from(*n) {
                 Ok(n) if (min..=max).contains(&n) => n,
                 _ => {
-                    errors.push(&self.key_path(key), format!("must be between {min} and {max}, not {n}"));
+                    errors.push(
+                        &self.key_path(key),
+                        format!("must be between {min} and {max}, not {n}"),
+                    );
                     default
                 }
             },
             Some(other) => {
-                errors.push(&self.key_path(key), format!("must be an integer, not {}", other.type_str()));
+                errors.push(
+                    &self.key_path(key),
+                    format!("must be an integer, not {}", other.type_str()),
+                );
                 default
             }
         }
@@ -112,17 +140,29 @@ impl<'t> Section<'t> {
             None => default,
             Some(Value::Boolean(b)) => *b,
             Some(other) => {
-                errors.push(&self.key_path(key), format!("must be true or false, not {}", other.type_str()));
+                errors.push(
+                    &self.key_path(key),
+                    format!("must be true or false, not {}", other.type_str()),
+                );
                 default
             }
         }
     }
 
     /// An array of strings, each with its key path (`tenant.numbers[1]`); empty when absent.
-    pub(crate) fn strings(&mut self, key: &'t str, errors: &mut ErrorList) -> Vec<(String, &'t str)> {
-        let Some(value) = self.value(key) else { return Vec::new() };
+    pub(crate) fn strings(
+        &mut self,
+        key: &'t str,
+        errors: &mut ErrorList,
+    ) -> Vec<(String, &'t str)> {
+        let Some(value) = self.value(key) else {
+            return Vec::new();
+        };
         let Value::Array(items) = value else {
-            errors.push(&self.key_path(key), format!("must be an array of strings, not {}", value.type_str()));
+            errors.push(
+                &self.key_path(key),
+                format!("must be an array of strings, not {}", value.type_str()),
+            );
             return Vec::new();
         };
         let mut strings = Vec::new();
@@ -130,7 +170,10 @@ impl<'t> Section<'t> {
             let item_path = format!("{}[{index}]", self.key_path(key));
             match item {
                 Value::String(s) => strings.push((item_path, s.as_str())),
-                other => errors.push(&item_path, format!("must be a string, not {}", other.type_str())),
+                other => errors.push(
+                    &item_path,
+                    format!("must be a string, not {}", other.type_str()),
+                ),
             }
         }
         strings
@@ -141,7 +184,10 @@ impl<'t> Section<'t> {
         match self.value(key)? {
             Value::Table(table) => Some(Section::new(table, &self.key_path(key))),
             other => {
-                errors.push(&self.key_path(key), format!("must be a table, not {}", other.type_str()));
+                errors.push(
+                    &self.key_path(key),
+                    format!("must be a table, not {}", other.type_str()),
+                );
                 None
             }
         }
@@ -149,9 +195,17 @@ impl<'t> Section<'t> {
 
     /// An array of tables (`[[queue]]`), each with its key path (`queue[2]`); empty when absent.
     pub(crate) fn tables(&mut self, key: &'t str, errors: &mut ErrorList) -> Vec<Section<'t>> {
-        let Some(value) = self.value(key) else { return Vec::new() };
+        let Some(value) = self.value(key) else {
+            return Vec::new();
+        };
         let Value::Array(items) = value else {
-            errors.push(&self.key_path(key), format!("must be an array of tables ([[{key}]]), not {}", value.type_str()));
+            errors.push(
+                &self.key_path(key),
+                format!(
+                    "must be an array of tables ([[{key}]]), not {}",
+                    value.type_str()
+                ),
+            );
             return Vec::new();
         };
         let mut sections = Vec::new();
@@ -159,7 +213,10 @@ impl<'t> Section<'t> {
             let item_path = format!("{}[{index}]", self.key_path(key));
             match item {
                 Value::Table(table) => sections.push(Section::new(table, &item_path)),
-                other => errors.push(&item_path, format!("must be a table, not {}", other.type_str())),
+                other => errors.push(
+                    &item_path,
+                    format!("must be a table, not {}", other.type_str()),
+                ),
             }
         }
         sections
@@ -168,7 +225,8 @@ impl<'t> Section<'t> {
     /// The entries of this table in file order, for maps like `options` and `skills`;
     /// marks every key as known.
     pub(crate) fn entries(&mut self) -> Vec<(&'t str, &'t Value)> {
-        let entries: Vec<(&'t str, &'t Value)> = self.table.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let entries: Vec<(&'t str, &'t Value)> =
+            self.table.iter().map(|(k, v)| (k.as_str(), v)).collect();
         for (key, _) in &entries {
             self.read.insert(key);
         }

@@ -32,11 +32,20 @@ pub fn load_dir(dir: &Path) -> Result<DialPlan, Vec<DialplanError>> {
 /// The `(file name as displayed, text)` of every `*.toml` in `dir`, sorted by name.
 fn read_dir_texts(dir: &Path) -> Result<Vec<(String, String)>, Vec<DialplanError>> {
     let dir_name = dir.display().to_string();
-    let whole_dir_error = |problem: String| vec![DialplanError { file: dir_name.clone(), key: String::new(), problem }];
-    let entries = std::fs::read_dir(dir).map_err(|e| whole_dir_error(format!("cannot read directory: {e}")))?;
+    let whole_dir_error = |problem: String| {
+        vec![DialplanError {
+            file: dir_name.clone(),
+            key: String::new(),
+            problem,
+        }]
+    };
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| whole_dir_error(format!("cannot read directory: {e}")))?;
     let mut paths = Vec::new();
     for entry in entries {
-        let path = entry.map_err(|e| whole_dir_error(format!("cannot read directory: {e}")))?.path();
+        let path = entry
+            .map_err(|e| whole_dir_error(format!("cannot read directory: {e}")))?
+            .path();
         if path.is_file() && path.extension().is_some_and(|ext| ext == "toml") {
             paths.push(path);
         }
@@ -51,7 +60,11 @@ fn read_dir_texts(dir: &Path) -> Result<Vec<(String, String)>, Vec<DialplanError
         let file = path.display().to_string();
         match std::fs::read_to_string(&path) {
             Ok(text) => texts.push((file, text)),
-            Err(e) => errors.push(DialplanError { file, key: String::new(), problem: format!("cannot read: {e}") }),
+            Err(e) => errors.push(DialplanError {
+                file,
+                key: String::new(),
+                problem: format!("cannot read: {e}"),
+            }),
         }
     }
     if errors.is_empty() {

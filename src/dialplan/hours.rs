@@ -66,7 +66,10 @@ pub(crate) fn parse_hours(
     let timezone = match section.optional_string("timezone", errors) {
         None | Some("Europe/Amsterdam") => TimeZone::EuropeAmsterdam,
         Some(other) => {
-            errors.push(&section.key_path("timezone"), format!("{other:?} is not supported (only \"Europe/Amsterdam\")"));
+            errors.push(
+                &section.key_path("timezone"),
+                format!("{other:?} is not supported (only \"Europe/Amsterdam\")"),
+            );
             TimeZone::EuropeAmsterdam
         }
     };
@@ -84,7 +87,10 @@ pub(crate) fn parse_hours(
             let (_, earlier) = &pair[0];
             let (path, later) = &pair[1];
             if later.start_s < earlier.end_s {
-                errors.push(path, format!("overlaps the range {}", format_range(earlier)));
+                errors.push(
+                    path,
+                    format!("overlaps the range {}", format_range(earlier)),
+                );
             }
         }
         weekly[day] = ranges.into_iter().map(|(_, range)| range).collect();
@@ -101,13 +107,23 @@ pub(crate) fn parse_hours(
         closed_days.sort();
         closed_days.dedup();
     }
-    (Hours { timezone, weekly, close_on_public_holidays }, closed_days)
+    (
+        Hours {
+            timezone,
+            weekly,
+            close_on_public_holidays,
+        },
+        closed_days,
+    )
 }
 
 /// Parses `"HH:MM-HH:MM"`; the end may be `24:00` and must be after the start.
 fn parse_range(text: &str) -> Result<TimeRange, &'static str> {
-    let (start, end) = text.split_once('-').ok_or("must look like \"08:00-18:00\"")?;
-    let start_s = parse_clock(start.trim()).ok_or("start must be a time HH:MM from 00:00 to 23:59")?;
+    let (start, end) = text
+        .split_once('-')
+        .ok_or("must look like \"08:00-18:00\"")?;
+    let start_s =
+        parse_clock(start.trim()).ok_or("start must be a time HH:MM from 00:00 to 23:59")?;
     let end_s = parse_clock(end.trim()).ok_or("end must be a time HH:MM from 00:00 to 24:00")?;
     if end_s <= start_s {
         return Err("end must be after start");
@@ -138,8 +154,20 @@ mod tests {
 
     #[test]
     fn ranges_parse_and_reject_nonsense() {
-        assert_eq!(parse_range("08:00-18:00"), Ok(TimeRange { start_s: 8 * 3600, end_s: 18 * 3600 }));
-        assert_eq!(parse_range("00:00-24:00"), Ok(TimeRange { start_s: 0, end_s: SECONDS_PER_DAY }));
+        assert_eq!(
+            parse_range("08:00-18:00"),
+            Ok(TimeRange {
+                start_s: 8 * 3600,
+                end_s: 18 * 3600
+            })
+        );
+        assert_eq!(
+            parse_range("00:00-24:00"),
+            Ok(TimeRange {
+                start_s: 0,
+                end_s: SECONDS_PER_DAY
+            })
+        );
         assert!(parse_range("18:00-08:00").is_err());
         assert!(parse_range("8:00-18:00").is_err());
         assert!(parse_range("08:60-18:00").is_err());
@@ -150,7 +178,10 @@ mod tests {
 
     #[test]
     fn half_open_range_contains_start_not_end() {
-        let range = TimeRange { start_s: 100, end_s: 200 };
+        let range = TimeRange {
+            start_s: 100,
+            end_s: 200,
+        };
         assert!(range.contains(100));
         assert!(range.contains(199));
         assert!(!range.contains(200));

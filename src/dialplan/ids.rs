@@ -59,10 +59,15 @@ pub const MAX_NAME_LEN: usize = 40;
 /// lowercase ASCII letters, digits, `-` and `_`, starting with a letter or digit. Safe in
 /// metric labels, file names and SIP user parts.
 pub fn is_valid_name(name: &str) -> bool {
-    let starts_well = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let starts_well = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     starts_well
         && name.len() <= MAX_NAME_LEN
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
 #[cfg(test)]

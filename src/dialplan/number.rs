@@ -8,7 +8,10 @@
 /// `14036`, `0365399911`, `036-5399911` and `+31365399911` normalise to `14036`,
 /// `0365399911`, `0365399911` and `0365399911`.
 pub fn normalise(dialled: &str) -> Option<String> {
-    let compact: String = dialled.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
+    let compact: String = dialled
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
     let national = if let Some(rest) = compact.strip_prefix("+31") {
         format!("0{rest}")
     } else if let Some(rest) = compact.strip_prefix("0031") {
@@ -29,8 +32,10 @@ pub fn check_claimable(normalised: &str) -> Result<(), &'static str> {
         return Err("must contain only digits after removing spaces and dashes");
     }
     let is_14_number = normalised.starts_with("14") && (4..=6).contains(&len);
-    let is_non_geographic =
-        ["0800", "0900", "0906", "0909"].iter().any(|p| normalised.starts_with(p)) && (len == 8 || len == 11);
+    let is_non_geographic = ["0800", "0900", "0906", "0909"]
+        .iter()
+        .any(|p| normalised.starts_with(p))
+        && (len == 8 || len == 11);
     let is_national = normalised.starts_with('0') && !normalised.starts_with("00") && len == 10;
     if is_14_number || is_non_geographic || is_national {
         Ok(())

@@ -27,7 +27,10 @@ impl DialPlan {
                 errors.push(DialplanError {
                     file: file.clone(),
                     key: "tenant.id".to_owned(),
-                    problem: format!("{:?} is also the tenant id in {first_file}", tenant.id.as_str()),
+                    problem: format!(
+                        "{:?} is also the tenant id in {first_file}",
+                        tenant.id.as_str()
+                    ),
                 });
             } else {
                 file_by_tenant_id.insert(tenant.id.clone(), file.clone());
@@ -47,16 +50,23 @@ impl DialPlan {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let tenant_index_by_number =
-            claim_by_number.into_iter().map(|(number, (index, _))| (number, index)).collect();
-        Ok(DialPlan { tenants: tenants.into_iter().map(|(_, tenant)| tenant).collect(), tenant_index_by_number })
+        let tenant_index_by_number = claim_by_number
+            .into_iter()
+            .map(|(number, (index, _))| (number, index))
+            .collect();
+        Ok(DialPlan {
+            tenants: tenants.into_iter().map(|(_, tenant)| tenant).collect(),
+            tenant_index_by_number,
+        })
     }
 
     /// The tenant answering `dialled` (a Request-URI user part), after normalising it:
     /// `14036`, `0365399911`, `036-5399911` and `+31365399911` all reach Almere.
     pub fn route(&self, dialled: &str) -> Option<&Tenant> {
         let number = normalise(dialled)?;
-        self.tenant_index_by_number.get(&number).map(|&index| &self.tenants[index])
+        self.tenant_index_by_number
+            .get(&number)
+            .map(|&index| &self.tenants[index])
     }
 
     /// All tenants, in file-name order.

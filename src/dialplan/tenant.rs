@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::NaiveDate;
 use toml::{Table, Value};
 
-use super::error::{DialplanError, ErrorList};
+use super::error::{toml_syntax_problem, DialplanError, ErrorList};
 use super::fields::Section;
 use super::hours::{parse_hours, Hours};
 use super::ids::{AgentId, GroupId, QueueId, TenantId};
@@ -220,7 +220,7 @@ pub fn parse_tenant(file_name: &str, text: &str) -> Result<Tenant, Vec<DialplanE
     let table: Table = match text.parse() {
         Ok(table) => table,
         Err(e) => {
-            errors.push("", syntax_problem(text, &e));
+            errors.push("", toml_syntax_problem(text, &e));
             return Err(errors.into_vec());
         }
     };
@@ -230,19 +230,6 @@ pub fn parse_tenant(file_name: &str, text: &str) -> Result<Tenant, Vec<DialplanE
     match tenant {
         Some(tenant) if errors.is_empty() => Ok(tenant),
         _ => Err(errors.into_vec()),
-    }
-}
-
-fn syntax_problem(text: &str, error: &toml::de::Error) -> String {
-    let message = error.message().trim_end();
-    match error.span() {
-        Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-            format!("not valid TOML at line {line}, column {column}: {message}")
-        }
-        None => format!("not valid TOML: {message}"),
     }
 }
 
@@ -266,7 +253,10 @@ fn parse_sections<'t>(top: &mut Section<'t>, errors: &mut ErrorList) -> Option<T
     let (hours, closed_days, closed_prompt) = match top.table("hours", errors) {
         Some(mut section) => {
             let (hours, closed_days) = parse_hours(&mut section, true, errors);
-            let closed_prompt = section.optional_name("closed_prompt", errors).unwrap_or("closed").to_owned();
+            let closed_prompt = section
+                .optional_name("closed_prompt", errors)
+                .unwrap_or("closed")
+                .to_owned();
             section.finish(errors);
             (Some(hours), closed_days, closed_prompt)
         }
@@ -293,7 +283,10 @@ fn parse_sections<'t>(top: &mut Section<'t>, errors: &mut ErrorList) -> Option<T
         }
         None => {
             if queues.len() > 1 {
-                errors.push("menu", "missing: a tenant with more than one queue needs a menu to choose one");
+                errors.push(
+                    "menu",
+                    "missing: a tenant with more than one queue needs a menu to choose one",
+                );
             }
             None
         }
@@ -319,13 +312,20 @@ fn parse_sections<'t>(top: &mut Section<'t>, errors: &mut ErrorList) -> Option<T
 
 fn parse_numbers(section: &mut Section<'_>, errors: &mut ErrorList) -> Vec<String> {
     let written = section.strings("numbers", errors);
-    if written.is_empty() {
-        errors.push(&section.key_path("numbers"), "must list at least one number");
+    let is_not_array = section.value("numbers").is_some_and(|v| !v.is_array());
+    if written.is_empty() && !is_not_array {
+        errors.push(
+            &section.key_path("numbers"),
+            "must list at least one number",
+        );
     }
     let mut numbers: Vec<String> = Vec::new();
     for (path, text) in written {
         let Some(number) = normalise(text) else {
-            errors.push(&path, format!("{text:?} must contain only digits after removing spaces and dashes"));
+            errors.push(
+                &path,
+                format!("{text:?} must contain only digits after removing spaces and dashes"),
+            );
             continue;
         };
         if let Err(problem) = check_claimable(&number) {
@@ -367,11 +367,16 @@ fn parse_queues(top: &mut Section<'_>, errors: &mut ErrorList) -> Vec<Queue> {
         let max_missed_offers = section.uint("max_missed_offers", 1, 20, 3, errors);
         if let Some(id) = id {
             if queues.iter().any(|q| q.id.as_str() == id) {
-                errors.push(&section.key_path("id"), format!("{id:?} is used by an earlier queue"));
+                errors.push(
+                    &section.key_path("id"),
+                    format!("{id:?} is used by an earlier queue"),
+                );
             }
         }
         section.finish(errors);
-        if let (Some(id), Some(name), Some(overflow), Some(strategy)) = (id, name, overflow, strategy) {
+        if let (Some(id), Some(name), Some(overflow), Some(strategy)) =
+            (id, name, overflow, strategy)
+        {
             queues.push(Queue {
                 id: QueueId::new(id),
                 name: name.to_owned(),
@@ -400,9 +405,14 @@ fn parse_overflow(section: &mut Section<'_>, errors: &mut ErrorList) -> Option<O
     let then = table.optional_string("then", errors);
     let overflow = match (queue, prompt, then) {
         (Some(queue), None, None) => Some(Overflow::Queue(QueueId::new(queue))),
-        (None, Some(prompt), None | Some("hangup")) => Some(Overflow::PromptThenHangup(prompt.to_owned())),
+        (None, Some(prompt), None | Some("hangup")) => {
+            Some(Overflow::PromptThenHangup(prompt.to_owned()))
+        }
         (None, Some(_), Some(other)) => {
-            errors.push(&table.key_path("then"), format!("{other:?} is not supported (only \"hangup\")"));
+            errors.push(
+                &table.key_path("then"),
+                format!("{other:?} is not supported (only \"hangup\")"),
+            );
             None
         }
         _ => {
@@ -424,13 +434,20 @@ fn check_overflow_targets(queues: &[Queue], errors: &mut ErrorList) {
             if target == &queue.id {
                 errors.push(&key, "a queue cannot overflow into itself");
             } else if !queues.iter().any(|q| &q.id == target) {
-                errors.push(&key, format!("{:?} is not a queue of this tenant", target.as_str()));
+                errors.push(
+                    &key,
+                    format!("{:?} is not a queue of this tenant", target.as_str()),
+                );
             }
         }
     }
 }
 
-fn parse_agents(top: &mut Section<'_>, queue_ids: &HashSet<&QueueId>, errors: &mut ErrorList) -> Vec<Agent> {
+fn parse_agents(
+    top: &mut Section<'_>,
+    queue_ids: &HashSet<&QueueId>,
+    errors: &mut ErrorList,
+) -> Vec<Agent> {
     let mut agents: Vec<Agent> = Vec::new();
     for mut section in top.tables("agent", errors) {
         let id = section.name("id", errors);
@@ -438,7 +455,10 @@ fn parse_agents(top: &mut Section<'_>, queue_ids: &HashSet<&QueueId>, errors: &m
         let ha1_md5 = parse_ha1(&mut section, "ha1_md5", 32, errors);
         let ha1_sha256 = parse_ha1(&mut section, "ha1_sha256", 64, errors);
         if section.value("ha1_md5").is_none() && section.value("ha1_sha256").is_none() {
-            errors.push(&section.key_path("ha1_sha256"), "missing: an agent needs ha1_md5 or ha1_sha256 to log in");
+            errors.push(
+                &section.key_path("ha1_sha256"),
+                "missing: an agent needs ha1_md5 or ha1_sha256 to log in",
+            );
         }
         let mut queues = Vec::new();
         for (path, text) in section.strings("queues", errors) {
@@ -464,14 +484,20 @@ fn parse_agents(top: &mut Section<'_>, queue_ids: &HashSet<&QueueId>, errors: &m
                     Value::Integer(n) if (1..=10).contains(n) => {
                         skills.insert(queue_id, u32::try_from(*n).expect("1..=10 fits in u32"));
                     }
-                    other => errors.push(&path, format!("must be a skill level between 1 and 10, not {other}")),
+                    other => errors.push(
+                        &path,
+                        format!("must be a skill level between 1 and 10, not {other}"),
+                    ),
                 }
             }
             table.finish(errors);
         }
         if let Some(id) = id {
             if agents.iter().any(|a| a.id.as_str() == id) {
-                errors.push(&section.key_path("id"), format!("{id:?} is used by an earlier agent"));
+                errors.push(
+                    &section.key_path("id"),
+                    format!("{id:?} is used by an earlier agent"),
+                );
             }
         }
         section.finish(errors);
@@ -490,26 +516,45 @@ fn parse_agents(top: &mut Section<'_>, queue_ids: &HashSet<&QueueId>, errors: &m
 }
 
 /// Reads an HA1 digest: `hex_len` lowercase hex digits, never a password.
-fn parse_ha1(section: &mut Section<'_>, key: &'static str, hex_len: usize, errors: &mut ErrorList) -> Option<String> {
+fn parse_ha1(
+    section: &mut Section<'_>,
+    key: &'static str,
+    hex_len: usize,
+    errors: &mut ErrorList,
+) -> Option<String> {
     let text = section.optional_string(key, errors)?;
-    let is_hex = text.len() == hex_len && text.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+    let is_hex = text.len() == hex_len
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
     if is_hex {
         Some(text.to_owned())
     } else {
         // Never echo the value: a misconfigured HA1 field may hold a plain password.
-        errors.push(&section.key_path(key), format!("must be {hex_len} lowercase hex digits (the hash of \"user:realm:password\")"));
+        errors.push(
+            &section.key_path(key),
+            format!("must be {hex_len} lowercase hex digits (the hash of \"user:realm:password\")"),
+        );
         None
     }
 }
 
-fn parse_groups(top: &mut Section<'_>, agent_ids: &HashSet<&AgentId>, errors: &mut ErrorList) -> Vec<Group> {
+fn parse_groups(
+    top: &mut Section<'_>,
+    agent_ids: &HashSet<&AgentId>,
+    errors: &mut ErrorList,
+) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     for mut section in top.tables("group", errors) {
         let id = section.name("id", errors);
         let name = section.string("name", errors);
         let written_members = section.strings("members", errors);
-        if written_members.is_empty() {
-            errors.push(&section.key_path("members"), "must list at least one member");
+        let is_not_array = section.value("members").is_some_and(|v| !v.is_array());
+        if written_members.is_empty() && !is_not_array {
+            errors.push(
+                &section.key_path("members"),
+                "must list at least one member",
+            );
         }
         let mut members = Vec::new();
         for (path, text) in written_members {
@@ -522,7 +567,10 @@ fn parse_groups(top: &mut Section<'_>, agent_ids: &HashSet<&AgentId>, errors: &m
             None | Some("together") => RingMode::Together,
             Some("in-turn") => RingMode::InTurn,
             Some(other) => {
-                errors.push(&section.key_path("ring"), format!("{other:?} is not one of together, in-turn"));
+                errors.push(
+                    &section.key_path("ring"),
+                    format!("{other:?} is not one of together, in-turn"),
+                );
                 RingMode::Together
             }
         };
@@ -533,31 +581,56 @@ fn parse_groups(top: &mut Section<'_>, agent_ids: &HashSet<&AgentId>, errors: &m
         });
         if let Some(id) = id {
             if groups.iter().any(|g| g.id.as_str() == id) {
-                errors.push(&section.key_path("id"), format!("{id:?} is used by an earlier group"));
+                errors.push(
+                    &section.key_path("id"),
+                    format!("{id:?} is used by an earlier group"),
+                );
             }
         }
         section.finish(errors);
         if let (Some(id), Some(name)) = (id, name) {
-            groups.push(Group { id: GroupId::new(id), name: name.to_owned(), members, ring_timeout_s, ring, hours });
+            groups.push(Group {
+                id: GroupId::new(id),
+                name: name.to_owned(),
+                members,
+                ring_timeout_s,
+                ring,
+                hours,
+            });
         }
     }
     groups
 }
 
-fn parse_member(path: &str, text: &str, agent_ids: &HashSet<&AgentId>, errors: &mut ErrorList) -> Option<GroupMember> {
-    if let Some(rest) = text.strip_prefix("sip:").or_else(|| text.strip_prefix("sips:")) {
-        let well_formed = !rest.is_empty() && !rest.starts_with('@') && !rest.contains(char::is_whitespace);
+fn parse_member(
+    path: &str,
+    text: &str,
+    agent_ids: &HashSet<&AgentId>,
+    errors: &mut ErrorList,
+) -> Option<GroupMember> {
+    if let Some(rest) = text
+        .strip_prefix("sip:")
+        .or_else(|| text.strip_prefix("sips:"))
+    {
+        let well_formed =
+            !rest.is_empty() && !rest.starts_with('@') && !rest.contains(char::is_whitespace);
         if well_formed {
             return Some(GroupMember::Uri(text.to_owned()));
         }
-        errors.push(path, format!("{text:?} is not a SIP URI like \"sip:balie@10.1.2.3\""));
+        errors.push(
+            path,
+            format!("{text:?} is not a SIP URI like \"sip:balie@10.1.2.3\""),
+        );
         return None;
     }
     let agent = AgentId::new(text);
     if agent_ids.contains(&agent) {
         Some(GroupMember::Agent(agent))
     } else {
-        errors.push(path, format!("{text:?} is neither an agent of this tenant nor a sip: URI"));
+        errors.push(
+            path,
+            format!("{text:?} is neither an agent of this tenant nor a sip: URI"),
+        );
         None
     }
 }
@@ -570,26 +643,46 @@ fn parse_menu(
 ) -> Option<Menu> {
     let prompt = section.name("prompt", errors);
     let timeout_s = section.uint("timeout_s", 1, 60, 5, errors);
-    let default = section
-        .string("default", errors)
-        .and_then(|text| parse_destination(&section.key_path("default"), text, queue_ids, group_ids, errors));
+    let default = section.string("default", errors).and_then(|text| {
+        parse_destination(
+            &section.key_path("default"),
+            text,
+            queue_ids,
+            group_ids,
+            errors,
+        )
+    });
     let mut options = BTreeMap::new();
     match section.table("options", errors) {
-        None => errors.push(&section.key_path("options"), "missing: a menu needs at least one option"),
+        None => errors.push(
+            &section.key_path("options"),
+            "missing: a menu needs at least one option",
+        ),
         Some(mut table) => {
             for (key, value) in table.entries() {
                 let path = table.key_path(key);
                 let digit = match key.chars().collect::<Vec<_>>().as_slice() {
                     [c] if c.is_ascii_digit() || *c == '*' || *c == '#' => Some(*c),
                     _ => {
-                        errors.push(&path, format!("{key:?} is not a key on a phone (0-9, *, #)"));
+                        errors.push(
+                            &path,
+                            format!("{key:?} is not a key on a phone (0-9, *, #)"),
+                        );
                         None
                     }
                 };
                 let destination = match value {
-                    Value::String(text) => parse_destination(&path, text, queue_ids, group_ids, errors),
+                    Value::String(text) => {
+                        parse_destination(&path, text, queue_ids, group_ids, errors)
+                    }
                     other => {
-                        errors.push(&path, format!("must be a string like \"queue:ID\", not {}", other.type_str()));
+                        errors.push(
+                            &path,
+                            format!(
+                                "must be a string like \"queue:ID\", not {}",
+                                other.type_str()
+                            ),
+                        );
                         None
                     }
                 };
@@ -600,7 +693,12 @@ fn parse_menu(
             table.finish(errors);
         }
     }
-    Some(Menu { prompt: prompt?.to_owned(), timeout_s, default: default?, options })
+    Some(Menu {
+        prompt: prompt?.to_owned(),
+        timeout_s,
+        default: default?,
+        options,
+    })
 }
 
 fn parse_destination(
@@ -623,8 +721,10 @@ fn parse_destination(
         }
         errors.push(path, format!("{text:?} names no group of this tenant"));
     } else {
-        errors.push(path, format!("{text:?} must be \"queue:ID\" or \"group:ID\""));
+        errors.push(
+            path,
+            format!("{text:?} must be \"queue:ID\" or \"group:ID\""),
+        );
     }
     None
 }
-
