@@ -1,8 +1,10 @@
 //! veertien: SIP routing and ACD daemon for Dutch municipal contact centres.
 //!
 //! Layers (dependencies point down only): `live` (tokio driver) → `engine` (the B2BUA,
-//! sans-IO) → `sip`, `media`, `dialplan` → `core`. See the README's architecture section.
+//! sans-IO) → `sip`, `media`, `acd`, `dialplan` → `core`. See the README's architecture section.
 
 pub mod acd;
+pub mod config;
 pub mod core;
+pub mod dialplan;
 pub mod sip;
