@@ -10,6 +10,7 @@
 //! for the headers it reads.
 
 mod header_name;
+mod header_syntax;
 mod headers;
 mod lex;
 mod method;

@@ -79,7 +79,7 @@ fn parse_one(text: &str) -> Result<NameAddr, TypedError> {
             if uri_text.contains('?') {
                 return Err(TypedError::Invalid(WHAT));
             }
-            let uri = SipUri::parse(uri_text.as_bytes())?;
+            let uri = SipUri::parse(lex::trim(uri_text).as_bytes())?;
             let params = lex::parse_params(params_text, WHAT)?;
             Ok(NameAddr { display_name: None, uri, params })
         }
@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn addr_spec_params_belong_to_header() {
-        let value = NameAddr::parse(b"sip:user@example.com;tag=9;expires=60").expect("valid");
+        let value = NameAddr::parse(b"sip:user@example.com ;  tag = 9;expires=60").expect("valid");
         assert!(value.uri.params.is_empty());
         assert_eq!(value.tag(), Some("9"));
         assert_eq!(value.param("expires"), Some(Some("60")));
