@@ -91,8 +91,8 @@ pub(crate) fn load_raw(
     let env_prefix_lower = format!("{}_", ENV_PREFIX.to_lowercase());
     let overrides: config::Map<String, String> = env
         .into_iter()
-        // An empty variable counts as unset, so `VEERTIEN_SIP__PUBLIC_ADDRESS=` clears nothing
-        // by accident and errors are never attributed to it.
+        // An empty variable counts as unset: env files and orchestrators often "remove" a
+        // setting by emptying it.
         .filter(|(name, value)| {
             name.to_lowercase().starts_with(&env_prefix_lower) && !value.is_empty()
         })
