@@ -63,7 +63,7 @@ fn check(config_path: PathBuf) -> ExitCode {
 
 fn run(config_path: PathBuf) -> anyhow::Result<()> {
     let settings = config::load(&config_path).map_err(|error| anyhow::anyhow!("{error}"))?;
-    init_tracing(&settings.log.filter, &settings.log.format);
+    init_tracing(&settings.log.filter, settings.log.format);
     let plan = veertien::dialplan::load_dir(&settings.dialplan.directory).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
         anyhow::anyhow!("dial plan errors:\n  {}", lines.join("\n  "))
@@ -97,10 +97,10 @@ async fn shutdown_signal() {
     }
 }
 
-fn init_tracing(filter: &str, format: &str) {
+fn init_tracing(filter: &str, format: config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if format == "json" {
+    if format == config::LogFormat::Json {
         builder.json().init();
     } else {
         builder.init();

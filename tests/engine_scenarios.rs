@@ -25,7 +25,7 @@ fn config(answer_delay_ms: u64) -> EngineConfig {
     EngineConfig {
         timers: SipTimers { t1_ms: 500, t2_ms: 4000, t4_ms: 5000 },
         advertised: DAEMON.parse().expect("literal"),
-        trusted_peers: vec![("127.0.0.1".parse().expect("literal"), 32)],
+        trusted_peers: vec!["127.0.0.1".parse().expect("literal")],
         user_agent: "veertien-test".into(),
         max_calls: 100,
         max_udp_datagram_bytes: 4096,

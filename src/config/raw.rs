@@ -28,6 +28,7 @@ pub(crate) struct RawSip {
     pub t4_ms: u64,
     pub max_transactions: usize,
     pub user_agent: String,
+    pub answer_delay_ms: u64,
 }
 
 impl Default for RawSip {
@@ -41,6 +42,7 @@ impl Default for RawSip {
             t4_ms: 5000,
             max_transactions: 100_000,
             user_agent: concat!("veertien/", env!("CARGO_PKG_VERSION")).to_owned(),
+            answer_delay_ms: 0,
         }
     }
 }

@@ -47,6 +47,9 @@ pub struct SipSettings {
     pub max_transactions: usize,
     /// Value of the User-Agent and Server headers. Default `veertien/<version>`.
     pub user_agent: String,
+    /// Delay between 180 Ringing and 200 OK for inbound calls, in milliseconds (0-60000).
+    /// Default 0: answer at once. A delay lets a caller cancel before the answer.
+    pub answer_delay_ms: u64,
 }
 
 impl SipSettings {

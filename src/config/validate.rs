@@ -97,6 +97,10 @@ pub(crate) fn validate(raw: &RawSettings, origins: &Origins) -> Result<Settings,
         );
     }
 
+    if raw.sip.answer_delay_ms > 60_000 {
+        report("sip.answer_delay_ms", "must be at most 60000".to_owned());
+    }
+
     let http_listen = socket_address(&raw.http.listen, "http.listen", &mut report);
     if let (Some(http), Some(sip)) = (http_listen, sip_listen) {
         if http == sip {
@@ -200,6 +204,7 @@ pub(crate) fn validate(raw: &RawSettings, origins: &Origins) -> Result<Settings,
                     t4_ms: raw.sip.t4_ms,
                     max_transactions: raw.sip.max_transactions,
                     user_agent: raw.sip.user_agent.clone(),
+                    answer_delay_ms: raw.sip.answer_delay_ms,
                 },
                 http: HttpSettings {
                     listen: http_listen,

@@ -17,6 +17,7 @@ mod timers;
 pub use call::{CallState, EndReason};
 pub use stats::EngineStats;
 
+use crate::config::Cidr;
 use crate::core::ids::{CallId, IdAllocator, MediaSessionId};
 use crate::core::rng::SeededRng;
 use crate::core::time::{Instant, Now};
@@ -41,8 +42,8 @@ pub struct EngineConfig {
     /// The address we put in Via, Contact and SDP (the listen address, or the configured
     /// public address when listening on 0.0.0.0).
     pub advertised: SocketAddr,
-    /// Sources allowed to place inbound calls: (network, prefix length).
-    pub trusted_peers: Vec<(IpAddr, u8)>,
+    /// Sources allowed to place inbound calls.
+    pub trusted_peers: Vec<Cidr>,
     /// Our `Server`/`User-Agent` header value.
     pub user_agent: String,
     /// Calls at once; INVITEs beyond are answered 503.
@@ -315,42 +316,6 @@ impl Engine {
     }
 
     fn is_trusted(&self, ip: IpAddr) -> bool {
-        self.config.trusted_peers.iter().any(|(network, prefix)| ip_in_network(ip, *network, *prefix))
-    }
-}
-
-/// True when `ip` lies in `network/prefix`. An IPv4 address never matches an IPv6
-/// network and vice versa, except IPv4-mapped IPv6 addresses, which are unmapped first.
-pub fn ip_in_network(ip: IpAddr, network: IpAddr, prefix: u8) -> bool {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    };
-    match (ip, network) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let bits = u32::from(prefix.min(32));
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
-            u32::from(a) & mask == u32::from(n) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let bits = u32::from(prefix.min(128));
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
-            u128::from(a) & mask == u128::from(n) & mask
-        }
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn network_membership() {
-        let localhost: IpAddr = "127.0.0.1".parse().expect("literal");
-        assert!(ip_in_network(localhost, "127.0.0.0".parse().expect("literal"), 8));
-        assert!(!ip_in_network(localhost, "10.0.0.0".parse().expect("literal"), 8));
-        assert!(ip_in_network("::ffff:127.0.0.1".parse().expect("literal"), localhost, 32));
-        assert!(ip_in_network("10.1.2.3".parse().expect("literal"), "0.0.0.0".parse().expect("literal"), 0));
+        self.config.trusted_peers.iter().any(|network| network.contains(ip))
     }
 }

@@ -112,11 +112,10 @@ async fn bind_sip(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), LiveErro
 
 /// The engine configuration for `settings`, advertising `sip_addr`.
 pub fn engine_config(settings: &Settings, sip_addr: SocketAddr) -> EngineConfig {
-    let advertised_ip = settings.sip.public_address.unwrap_or(sip_addr.ip());
     EngineConfig {
         timers: SipTimers { t1_ms: settings.sip.t1_ms, t2_ms: settings.sip.t2_ms, t4_ms: settings.sip.t4_ms },
-        advertised: SocketAddr::new(advertised_ip, sip_addr.port()),
-        trusted_peers: settings.sip.trusted_peers.iter().map(|net| (net.address(), net.prefix_len())).collect(),
+        advertised: SocketAddr::new(settings.sip.advertised_address(), sip_addr.port()),
+        trusted_peers: settings.sip.trusted_peers.clone(),
         user_agent: settings.sip.user_agent.clone(),
         max_calls: settings.limits.max_calls,
         max_udp_datagram_bytes: settings.limits.max_udp_datagram_bytes,
