@@ -20,6 +20,7 @@ mod parse;
 mod serialize;
 mod stream;
 mod typed;
+mod validate;
 mod uri;
 mod via;
 
@@ -30,3 +31,4 @@ pub use method::Method;
 pub use parse::{parse, ParseError};
 pub use stream::{StreamError, StreamFramer};
 pub use typed::{CSeq, NameAddr, Param, SipUri, Transport, TypedError, Via};
+pub use validate::{parse_max_forwards, validate_request, validate_response, Rejection};

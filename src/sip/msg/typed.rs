@@ -163,7 +163,7 @@ impl CSeq {
         let text = lex::text(raw, WHAT)?;
         let digits_len = text.bytes().take_while(u8::is_ascii_digit).count();
         let (digits, rest) = text.split_at(digits_len);
-        if digits.is_empty() || digits.len() > 10 || !rest.starts_with(|c: char| c == ' ' || c == '\t') {
+        if digits.is_empty() || digits.len() > 10 || !rest.starts_with([' ', '\t']) {
             return Err(TypedError::Invalid(WHAT));
         }
         let seq: u32 = digits.parse().map_err(|_| TypedError::Invalid(WHAT))?;
