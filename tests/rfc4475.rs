@@ -132,13 +132,13 @@ fn readme_table_matches_the_expectations() {
     for line in readme.lines().filter(|line| line.starts_with("| ") && line.contains(".dat")) {
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
         let (file, expect) = (cells[1].trim_end_matches(".dat"), cells[3]);
-        let consistent = match (expect, expectation(file)) {
-            ("parse", Expect::Accept) => true,
-            ("reject", Expect::ParseError(_) | Expect::Rejected(400)) => true,
-            ("semantic-400", Expect::Rejected(400)) => true,
-            ("semantic", _) => true,
-            _ => false,
-        };
+        let consistent = matches!(
+            (expect, expectation(file)),
+            ("parse", Expect::Accept)
+                | ("reject", Expect::ParseError(_) | Expect::Rejected(400))
+                | ("semantic-400", Expect::Rejected(400))
+                | ("semantic", _)
+        );
         assert!(consistent, "{file}: README says {expect}, test expects {:?}", expectation(file));
         rows += 1;
     }

@@ -244,13 +244,8 @@ fn exercise(case: &[u8], chunk_seed: u64) {
         let end = (offset + 1 + chunk_rng.below(64) as usize).min(case.len());
         framer.push(&case[offset..end]);
         offset = end;
-        loop {
-            match framer.next_message() {
-                Ok(Some(frame)) => {
-                    let _ = parse(frame);
-                }
-                Ok(None) | Err(_) => break,
-            }
+        while let Ok(Some(frame)) = framer.next_message() {
+            let _ = parse(frame);
         }
     }
 }

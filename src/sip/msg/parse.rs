@@ -31,6 +31,16 @@ pub struct ParseError {
     pub request_for_reply: Option<Box<Request>>,
 }
 
+impl ParseError {
+    /// The answer to send, when there is one: `status` with the Via, From, To, Call-ID and
+    /// CSeq of the request (RFC 3261 §8.2.6.2) and `reason` as the reason phrase. The
+    /// caller adds a To tag if it wants one. `None` means drop the message.
+    pub fn reply(&self) -> Option<Response> {
+        let request = self.request_for_reply.as_deref()?;
+        Some(Response::to_request(request, self.status, &self.reason))
+    }
+}
+
 /// The most digits a Content-Length may have; anything longer cannot be a real body size
 /// and could overflow.
 const MAX_CONTENT_LENGTH_DIGITS: usize = 9;
@@ -397,8 +407,9 @@ mod tests {
         let text = BASIC.replacen("SIP/2.0\r\n", "SIP/7.0\r\n", 1);
         let error = parse(Bytes::from(text)).expect_err("bad version");
         assert_eq!(error.status, 505);
-        let reply = error.request_for_reply.expect("headers readable");
-        assert_eq!(reply.headers.len(), 5);
+        let reply = error.reply().expect("headers readable");
+        assert_eq!((reply.status, reply.headers.len()), (505, 5));
+        assert_eq!(reply.cseq().expect("copied").seq, 1);
     }
 
     #[test]

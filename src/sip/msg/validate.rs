@@ -19,6 +19,16 @@ pub struct Rejection {
 }
 
 impl Rejection {
+    /// The answer to `request`: status, reason phrase, the headers RFC 3261 §8.2.6.2 copies,
+    /// and this rejection's extra headers. The caller adds a To tag if it wants one.
+    pub fn response_to(&self, request: &Request) -> Response {
+        let mut response = Response::to_request(request, self.status, &self.reason);
+        for header in &self.headers {
+            response.headers.push(header.name.clone(), header.value.clone());
+        }
+        response
+    }
+
     fn bad_request(reason: impl Into<String>) -> Rejection {
         Rejection { status: 400, reason: reason.into(), headers: Vec::new() }
     }
@@ -228,6 +238,10 @@ mod tests {
         assert_eq!(found.headers[0].name, HeaderName::Unsupported);
         assert_eq!(found.headers[0].value.as_ref(), b"foo, bar");
         assert_eq!(validate_request(&request(&require), &["TIMER", "foo", "bar"]), Ok(()));
+        let response = found.response_to(&request(&require));
+        assert_eq!((response.status, response.reason.as_ref()), (420, &b"Bad Extension"[..]));
+        assert_eq!(response.headers.get_str(&HeaderName::Unsupported), Some("foo, bar"));
+        assert_eq!(response.call_id().expect("copied").as_ref(), b"abc");
     }
 
     #[test]
