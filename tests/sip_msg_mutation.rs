@@ -211,6 +211,15 @@ fn exercise_typed_views(message: &Message) {
                 assert_display_round_trip(&uri, SipUri::parse, "Request-URI");
             }
             let _ = validate_request(request, &["timer"]);
+            if let (Ok(mut top), Ok(vias)) = (request.top_via(), request.vias()) {
+                let mut rewritten = request.clone();
+                top.set_received("192.0.2.1");
+                top.set_rport(5060);
+                rewritten.set_top_via(&top).expect("a Via is present");
+                let after = rewritten.vias().expect("rewritten Vias parse");
+                assert_eq!(after.len(), vias.len(), "Via count after set_top_via");
+                assert_eq!(&after[1..], &vias[1..], "lower Vias untouched");
+            }
         }
         Message::Response(response) => {
             let _ = (response.top_via(), response.vias(), response.call_id(), response.cseq());
