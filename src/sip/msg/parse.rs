@@ -56,24 +56,23 @@ pub fn parse(datagram: Bytes) -> Result<Message, ParseError> {
     let start_line = datagram.slice(head.start_line.0..head.start_line.1);
     match parse_start_line(&start_line).map_err(drop_error)? {
         StartLine::Response { status, reason } => {
-            let (headers, body) = finish(&datagram, head).map_err(drop_error)?;
-            Ok(Message::Response(Response { status, reason, headers, body }))
+            let body = checked_body(&datagram, &head).map_err(drop_error)?;
+            Ok(Message::Response(Response { status, reason, headers: head.headers, body }))
         }
         StartLine::Request { method, uri, problem } => {
-            let reply_error = |status: u16, reason: String, headers: &Headers| ParseError {
-                reason,
-                status,
-                request_for_reply: request_for_reply(&method, &uri, headers),
+            let outcome = match problem {
+                Some(problem) => Err(problem),
+                None => check_request_uri(&uri)
+                    .and_then(|()| checked_body(&datagram, &head))
+                    .map_err(|reason| (400, reason)),
             };
-            let header_fields = head.headers.clone();
-            if let Some((status, reason)) = problem {
-                return Err(reply_error(status, reason, &header_fields));
+            match outcome {
+                Ok(body) => Ok(Message::Request(Request { method, uri, headers: head.headers, body })),
+                Err((status, reason)) => {
+                    let request_for_reply = request_for_reply(&method, &uri, &head.headers);
+                    Err(ParseError { reason, status, request_for_reply })
+                }
             }
-            if let Err(reason) = check_request_uri(&uri) {
-                return Err(reply_error(400, reason, &header_fields));
-            }
-            let (headers, body) = finish(&datagram, head).map_err(|reason| reply_error(400, reason, &header_fields))?;
-            Ok(Message::Request(Request { method, uri, headers, body }))
         }
     }
 }
@@ -264,7 +263,7 @@ fn check_request_uri(uri: &Bytes) -> Result<(), String> {
 }
 
 /// Checks header syntax and cuts the body by Content-Length.
-fn finish(input: &Bytes, head: Head) -> Result<(Headers, Bytes), String> {
+fn checked_body(input: &Bytes, head: &Head) -> Result<Bytes, String> {
     check_header_syntax(&head.headers)?;
     let available = input.len().saturating_sub(head.body_start);
     let body_start = head.body_start.min(input.len());
@@ -285,8 +284,7 @@ fn finish(input: &Bytes, head: Head) -> Result<(Headers, Bytes), String> {
         Some(length) => length,
         None => available,
     };
-    let body = input.slice(body_start..body_start + body_len);
-    Ok((head.headers, body))
+    Ok(input.slice(body_start..body_start + body_len))
 }
 
 /// `Content-Length = 1*DIGIT` (RFC 3261 §20.14), bounded.
