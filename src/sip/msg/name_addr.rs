@@ -60,7 +60,7 @@ fn parse_one(text: &str) -> Result<NameAddr, TypedError> {
             // An unquoted display name is a sequence of tokens (RFC 3261 §25.1); a comma
             // or other separator there is malformed (RFC 4475 §3.1.2.15 `baddn`).
             let tokens_valid = display
-                .split(|c: char| c == ' ' || c == '\t')
+                .split([' ', '\t'])
                 .filter(|word| !word.is_empty())
                 .all(|word| lex::is_token(word.as_bytes()));
             if !tokens_valid {
@@ -113,7 +113,7 @@ fn unquote(quoted: &str) -> String {
 }
 
 fn collapse_spaces(text: &str) -> String {
-    text.split(|c: char| c == ' ' || c == '\t').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+    text.split([' ', '\t']).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 impl fmt::Display for NameAddr {

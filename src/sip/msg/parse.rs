@@ -31,6 +31,16 @@ pub struct ParseError {
     pub request_for_reply: Option<Box<Request>>,
 }
 
+impl ParseError {
+    /// The answer to send, when there is one: `status` with the Via, From, To, Call-ID and
+    /// CSeq of the request (RFC 3261 §8.2.6.2) and `reason` as the reason phrase. The
+    /// caller adds a To tag if it wants one. `None` means drop the message.
+    pub fn reply(&self) -> Option<Response> {
+        let request = self.request_for_reply.as_deref()?;
+        Some(Response::to_request(request, self.status, &self.reason))
+    }
+}
+
 /// The most digits a Content-Length may have; anything longer cannot be a real body size
 /// and could overflow.
 const MAX_CONTENT_LENGTH_DIGITS: usize = 9;
@@ -46,24 +56,23 @@ pub fn parse(datagram: Bytes) -> Result<Message, ParseError> {
     let start_line = datagram.slice(head.start_line.0..head.start_line.1);
     match parse_start_line(&start_line).map_err(drop_error)? {
         StartLine::Response { status, reason } => {
-            let (headers, body) = finish(&datagram, head).map_err(drop_error)?;
-            Ok(Message::Response(Response { status, reason, headers, body }))
+            let body = checked_body(&datagram, &head).map_err(drop_error)?;
+            Ok(Message::Response(Response { status, reason, headers: head.headers, body }))
         }
         StartLine::Request { method, uri, problem } => {
-            let reply_error = |status: u16, reason: String, headers: &Headers| ParseError {
-                reason,
-                status,
-                request_for_reply: request_for_reply(&method, &uri, headers),
+            let outcome = match problem {
+                Some(problem) => Err(problem),
+                None => check_request_uri(&uri)
+                    .and_then(|()| checked_body(&datagram, &head))
+                    .map_err(|reason| (400, reason)),
             };
-            let header_fields = head.headers.clone();
-            if let Some((status, reason)) = problem {
-                return Err(reply_error(status, reason, &header_fields));
+            match outcome {
+                Ok(body) => Ok(Message::Request(Request { method, uri, headers: head.headers, body })),
+                Err((status, reason)) => {
+                    let request_for_reply = request_for_reply(&method, &uri, &head.headers);
+                    Err(ParseError { reason, status, request_for_reply })
+                }
             }
-            if let Err(reason) = check_request_uri(&uri) {
-                return Err(reply_error(400, reason, &header_fields));
-            }
-            let (headers, body) = finish(&datagram, head).map_err(|reason| reply_error(400, reason, &header_fields))?;
-            Ok(Message::Request(Request { method, uri, headers, body }))
         }
     }
 }
@@ -254,7 +263,7 @@ fn check_request_uri(uri: &Bytes) -> Result<(), String> {
 }
 
 /// Checks header syntax and cuts the body by Content-Length.
-fn finish(input: &Bytes, head: Head) -> Result<(Headers, Bytes), String> {
+fn checked_body(input: &Bytes, head: &Head) -> Result<Bytes, String> {
     check_header_syntax(&head.headers)?;
     let available = input.len().saturating_sub(head.body_start);
     let body_start = head.body_start.min(input.len());
@@ -275,8 +284,7 @@ fn finish(input: &Bytes, head: Head) -> Result<(Headers, Bytes), String> {
         Some(length) => length,
         None => available,
     };
-    let body = input.slice(body_start..body_start + body_len);
-    Ok((head.headers, body))
+    Ok(input.slice(body_start..body_start + body_len))
 }
 
 /// `Content-Length = 1*DIGIT` (RFC 3261 §20.14), bounded.
@@ -397,8 +405,9 @@ mod tests {
         let text = BASIC.replacen("SIP/2.0\r\n", "SIP/7.0\r\n", 1);
         let error = parse(Bytes::from(text)).expect_err("bad version");
         assert_eq!(error.status, 505);
-        let reply = error.request_for_reply.expect("headers readable");
-        assert_eq!(reply.headers.len(), 5);
+        let reply = error.reply().expect("headers readable");
+        assert_eq!((reply.status, reply.headers.len()), (505, 5));
+        assert_eq!(reply.cseq().expect("copied").seq, 1);
     }
 
     #[test]
