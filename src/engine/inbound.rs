@@ -102,6 +102,11 @@ impl Engine {
             self.reply_with(tx, &request, 503, "Service Unavailable", &[(HeaderName::RetryAfter, "5".into())]);
             return;
         }
+        if let Some((status, reason)) = unacceptable_content(&request) {
+            self.stats.requests_rejected += 1;
+            self.reply_with(tx, &request, status, reason, &[(HeaderName::Accept, "application/sdp".into())]);
+            return;
+        }
         let Some(rtp_port) = self.ports.allocate() else {
             self.stats.capacity_refused += 1;
             tracing::warn!("RTP port pool exhausted; refusing call");
@@ -418,4 +423,26 @@ impl Engine {
         };
         format!("<sip:veertien@{}{}>", self.config.advertised, transport)
     }
+}
+
+/// A body we cannot read gets 415 (RFC 3261 §21.4.13, RFC 4475 §3.3.6); an Accept that
+/// excludes SDP, which every answer of ours carries, gets 406 (§21.4.7, RFC 4475 §3.3.15).
+fn unacceptable_content(request: &Request) -> Option<(u16, &'static str)> {
+    let media_type = |value: &str| value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if !request.body.is_empty() {
+        let content_type = request.headers.get_str(&HeaderName::ContentType).map(media_type);
+        if content_type.as_deref() != Some("application/sdp") {
+            return Some((415, "Unsupported Media Type"));
+        }
+    }
+    let accepts: Vec<String> = request
+        .headers
+        .get_all(&HeaderName::Accept)
+        .filter_map(|value| std::str::from_utf8(value).ok())
+        .flat_map(|value| value.split(',').map(media_type).collect::<Vec<_>>())
+        .filter(|value| !value.is_empty())
+        .collect();
+    let sdp_acceptable = accepts.is_empty()
+        || accepts.iter().any(|a| a == "application/sdp" || a == "application/*" || a == "*/*");
+    (!sdp_acceptable).then_some((406, "Not Acceptable"))
 }
