@@ -60,7 +60,7 @@ fn parse_one(text: &str) -> Result<NameAddr, TypedError> {
             // An unquoted display name is a sequence of tokens (RFC 3261 §25.1); a comma
             // or other separator there is malformed (RFC 4475 §3.1.2.15 `baddn`).
             let tokens_valid = display
-                .split(|c: char| c == ' ' || c == '\t')
+                .split([' ', '\t'])
                 .filter(|word| !word.is_empty())
                 .all(|word| lex::is_token(word.as_bytes()));
             if !tokens_valid {
@@ -79,7 +79,7 @@ fn parse_one(text: &str) -> Result<NameAddr, TypedError> {
             if uri_text.contains('?') {
                 return Err(TypedError::Invalid(WHAT));
             }
-            let uri = SipUri::parse(uri_text.as_bytes())?;
+            let uri = SipUri::parse(lex::trim(uri_text).as_bytes())?;
             let params = lex::parse_params(params_text, WHAT)?;
             Ok(NameAddr { display_name: None, uri, params })
         }
@@ -113,7 +113,7 @@ fn unquote(quoted: &str) -> String {
 }
 
 fn collapse_spaces(text: &str) -> String {
-    text.split(|c: char| c == ' ' || c == '\t').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+    text.split([' ', '\t']).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 impl fmt::Display for NameAddr {
@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn addr_spec_params_belong_to_header() {
-        let value = NameAddr::parse(b"sip:user@example.com;tag=9;expires=60").expect("valid");
+        let value = NameAddr::parse(b"sip:user@example.com ;  tag = 9;expires=60").expect("valid");
         assert!(value.uri.params.is_empty());
         assert_eq!(value.tag(), Some("9"));
         assert_eq!(value.param("expires"), Some(Some("60")));

@@ -146,12 +146,12 @@ pub(crate) fn find_param<'a>(params: &'a [Param], name: &str) -> Option<Option<&
     params.iter().find(|p| p.name.eq_ignore_ascii_case(name)).map(|p| p.value.as_deref())
 }
 
-/// Sets parameter `name` (replacing an existing one in place, else appending).
+/// Sets parameter `name` (replacing an existing one's value in place, else appending).
 pub(crate) fn set_param(params: &mut Vec<Param>, name: &str, value: Option<&str>) {
-    let param = Param { name: name.to_string(), value: value.map(str::to_string) };
+    let value = value.map(str::to_string);
     match params.iter_mut().find(|p| p.name.eq_ignore_ascii_case(name)) {
-        Some(existing) => *existing = param,
-        None => params.push(param),
+        Some(existing) => existing.value = value,
+        None => params.push(Param { name: name.to_string(), value }),
     }
 }
 
@@ -163,7 +163,7 @@ impl CSeq {
         let text = lex::text(raw, WHAT)?;
         let digits_len = text.bytes().take_while(u8::is_ascii_digit).count();
         let (digits, rest) = text.split_at(digits_len);
-        if digits.is_empty() || digits.len() > 10 || !rest.starts_with(|c: char| c == ' ' || c == '\t') {
+        if digits.is_empty() || digits.len() > 10 || !rest.starts_with([' ', '\t']) {
             return Err(TypedError::Invalid(WHAT));
         }
         let seq: u32 = digits.parse().map_err(|_| TypedError::Invalid(WHAT))?;
@@ -212,7 +212,7 @@ mod tests {
         set_param(&mut params, "RPORT", Some("5060"));
         set_param(&mut params, "received", Some("192.0.2.1"));
         let text: String = params.iter().map(|p| p.to_string()).collect();
-        assert_eq!(text, ";RPORT=5060;branch=z9hG4bK1;received=192.0.2.1");
+        assert_eq!(text, ";rport=5060;branch=z9hG4bK1;received=192.0.2.1");
         assert_eq!(find_param(&params, "rport"), Some(Some("5060")));
     }
 }

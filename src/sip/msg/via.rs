@@ -80,7 +80,10 @@ fn parse_one(text: &str) -> Result<Via, TypedError> {
     let text = lex::trim(text);
     let (protocol_name, rest) = text.split_once('/').ok_or(TypedError::Invalid(WHAT))?;
     let (version, rest) = rest.split_once('/').ok_or(TypedError::Invalid(WHAT))?;
-    if !lex::trim(protocol_name).eq_ignore_ascii_case("SIP") || lex::trim(version) != "2.0" {
+    // `protocol-name` and `protocol-version` are tokens (RFC 3261 §25.1); a version other
+    // than 2.0 is the start line's business (505), and the Via must still be readable to
+    // send that answer (RFC 4475 §3.1.2.16).
+    if !lex::is_token(lex::trim(protocol_name).as_bytes()) || !lex::is_token(lex::trim(version).as_bytes()) {
         return Err(TypedError::Invalid(WHAT));
     }
     let rest = lex::trim(rest);
@@ -157,7 +160,7 @@ mod tests {
         for bad in [
             &b""[..],
             b"SIP/2.0/UDP",
-            b"SIP/3.0/UDP host",
+            b"SIP/2 0/UDP host",
             b"SIP/2.0/UDP host:99999",
             b"SIP/2.0/UDPhost",
             b"SIP/2.0/UDP ho st",
