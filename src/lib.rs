@@ -8,3 +8,6 @@ pub mod config;
 pub mod core;
 pub mod dialplan;
 pub mod sip;
+pub mod engine;
+pub mod live;
+pub mod media;

@@ -2,30 +2,20 @@
 //! and the life of an inbound call from INVITE to BYE.
 
 use super::call::{Call, CallState, EndReason};
-use super::responses::{ALLOWED_METHODS, SUPPORTED_EXTENSIONS};
+use super::responses::ALLOWED_METHODS;
 use super::timers::TimerKind;
 use super::{Engine, MediaCommand, Notification, Output};
 use crate::core::ids::{CallId, TransactionId};
 use crate::media::sdp::{self, LocalMedia};
-use crate::sip::dialog::Dialog;
-use crate::sip::msg::{self, HeaderName, Method, Request, Response};
-use crate::sip::transport::Peer;
+use crate::sip::dialog::{Dialog, DialogKey, LocalSide};
+use crate::sip::msg::{HeaderName, Method, NameAddr, Param, Request, Response, SipUri};
+use crate::sip::transport::{Peer, TransportKind};
 use bytes::Bytes;
 use std::time::Duration;
 
 impl Engine {
     /// A new server transaction's request (not ACK, not a matched CANCEL).
     pub(super) fn on_request(&mut self, tx: TransactionId, request: Request, peer: Peer) {
-        if let Err(rejection) = msg::validate_request(&request, SUPPORTED_EXTENSIONS) {
-            self.stats.requests_rejected += 1;
-            let extra: Vec<(HeaderName, String)> = rejection
-                .headers
-                .iter()
-                .map(|h| (h.name.clone(), String::from_utf8_lossy(&h.value).into_owned()))
-                .collect();
-            self.reply_with(tx, &request, rejection.status, &rejection.reason, &extra);
-            return;
-        }
         // RFC 3261 §16.3 step 2 / §8.2: a request that arrives with Max-Forwards 0 and is not
         // for us to consume would loop; OPTIONS with 0 may be answered (§11), others get 483.
         if request.max_forwards().ok().flatten() == Some(0) && request.method != Method::Options {
@@ -153,8 +143,7 @@ impl Engine {
         };
         let id = self.next_call_id();
         let media = self.next_media_id();
-        let call_id_header = request.call_id().cloned().unwrap_or_default();
-        self.dialogs.insert((call_id_header, local_tag.clone()), id);
+        self.dialogs.insert(dialog.id.clone(), id);
         let call = Call {
             id,
             tenant: tenant.clone(),
@@ -196,7 +185,7 @@ impl Engine {
 
     fn build_ringing(&self, call: &Call, local_tag: &str) -> Response {
         let mut ringing = self.build_response(&call.invite, 180, "Ringing", local_tag);
-        ringing.headers.push(HeaderName::Contact, call.dialog.local_contact_header());
+        ringing.headers.push(HeaderName::Contact, call.dialog.local_contact.to_string());
         ringing
     }
 
@@ -206,8 +195,8 @@ impl Engine {
         if call.state != CallState::Ringing {
             return;
         }
-        let mut ok = self.build_response(&call.invite, 200, "OK", call.dialog.local_tag());
-        ok.headers.push(HeaderName::Contact, call.dialog.local_contact_header());
+        let mut ok = self.build_response(&call.invite, 200, "OK", call.dialog.id.local_tag.as_str());
+        ok.headers.push(HeaderName::Contact, call.dialog.local_contact.to_string());
         ok.headers.push(HeaderName::Allow, ALLOWED_METHODS);
         ok.headers.push(HeaderName::ContentType, "application/sdp");
         ok.body = call.local_sdp.clone();
@@ -256,7 +245,7 @@ impl Engine {
             .map(|call| call.id);
         if let Some(id) = ringing {
             let Some(call) = self.calls.get(&id) else { return };
-            let terminated = self.build_response(&call.invite, 487, "Request Terminated", call.dialog.local_tag());
+            let terminated = self.build_response(&call.invite, 487, "Request Terminated", call.dialog.id.local_tag.as_str());
             self.send_on(invite_tx, terminated);
             self.end_call(id, EndReason::CallerCancelled);
         }
@@ -301,12 +290,14 @@ impl Engine {
         if let Err(error) = call.dialog.handle_request(&request) {
             // RFC 3261 §12.2.2: a lower CSeq than the last one is answered 500.
             tracing::debug!(call = %id, %error, "in-dialog request refused");
-            let tag = call.dialog.local_tag().to_string();
+            let tag = call.dialog.id.local_tag.as_str().to_string();
             let response = self.build_response(&request, 500, "Server Internal Error", &tag);
             self.send_on(tx, response);
             return;
         }
-        let tag = call.dialog.local_tag().to_string();
+        let tag = call.dialog.id.local_tag.clone();
+        let contact = call.dialog.local_contact.to_string();
+        let local_sdp = call.local_sdp.clone();
         match request.method {
             Method::Bye => {
                 let ok = self.build_response(&request, 200, "OK", &tag);
@@ -318,9 +309,9 @@ impl Engine {
                 // Re-INVITE: session refresh or hold. We keep our media as it is and answer
                 // with our current SDP (with a new version), which RFC 3264 §8 allows.
                 let mut ok = self.build_response(&request, 200, "OK", &tag);
-                ok.headers.push(HeaderName::Contact, call.dialog.local_contact_header());
+                ok.headers.push(HeaderName::Contact, contact);
                 ok.headers.push(HeaderName::ContentType, "application/sdp");
-                ok.body = call.local_sdp.clone();
+                ok.body = local_sdp;
                 self.send_on(tx, ok);
             }
             _ => {
@@ -371,8 +362,10 @@ impl Engine {
         }
         if call.state == CallState::Ringing {
             // Not answered yet: a final error response ends it.
-            let response = self.build_response(&call.invite, 480, "Temporarily Unavailable", call.dialog.local_tag());
             let invite_tx = call.invite_tx;
+            let tag = call.dialog.id.local_tag.clone();
+            let invite = call.invite.clone();
+            let response = self.build_response(&invite, 480, "Temporarily Unavailable", &tag);
             self.send_on(invite_tx, response);
             self.end_call(id, reason);
             return;
@@ -396,9 +389,7 @@ impl Engine {
     /// Removes the call, releases its media and emits its one disposition.
     pub(super) fn end_call(&mut self, id: CallId, reason: EndReason) {
         let Some(call) = self.calls.remove(&id) else { return };
-        if let Ok(call_id) = call.invite.call_id() {
-            self.dialogs.remove(&(call_id.clone(), call.dialog.local_tag().to_string()));
-        }
+        self.dialogs.remove(&call.dialog.id);
         self.ports.release(call.rtp_port);
         self.stats.calls_ended += 1;
         let duration = self.now.mono - call.established_at.unwrap_or(call.arrived_at);
@@ -410,18 +401,25 @@ impl Engine {
 
     /// The call whose dialog this in-dialog request belongs to (To tag is our tag).
     fn call_for(&self, request: &Request) -> Option<CallId> {
-        let call_id = request.call_id().ok()?.clone();
-        let tag = request.to_header().ok()?.tag()?.to_string();
-        self.dialogs.get(&(call_id, tag)).copied()
+        let key = DialogKey::from_request(request, LocalSide::Receiver).ok()?;
+        self.dialogs.get(&key).copied()
     }
 
     /// Our Contact for a dialog on `peer`'s transport.
-    fn local_contact(&self, peer: &Peer) -> String {
-        let transport = match peer.transport {
-            crate::sip::transport::TransportKind::Udp => "",
-            crate::sip::transport::TransportKind::Tcp => ";transport=tcp",
-        };
-        format!("<sip:veertien@{}{}>", self.config.advertised, transport)
+    fn local_contact(&self, peer: &Peer) -> NameAddr {
+        let mut params = Vec::new();
+        if peer.transport == TransportKind::Tcp {
+            params.push(Param::new("transport", "tcp"));
+        }
+        NameAddr::from_uri(SipUri {
+            scheme: "sip".into(),
+            user: Some("veertien".into()),
+            password: None,
+            host: self.config.advertised.ip().to_string(),
+            port: Some(self.config.advertised.port()),
+            params,
+            headers: Vec::new(),
+        })
     }
 }
 

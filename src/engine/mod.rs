@@ -22,12 +22,14 @@ use crate::core::ids::{CallId, IdAllocator, MediaSessionId};
 use crate::core::rng::SeededRng;
 use crate::core::time::{Instant, Now};
 use crate::dialplan::DialPlan;
+use crate::sip::dialog::DialogKey;
 use crate::sip::msg::{self, Message};
 use crate::sip::timers::SipTimers;
 use crate::sip::transaction::{TransactionEvent, TransactionLayer};
-use crate::sip::transport::{self, Peer, TransportKind};
+use crate::sip::transport::{Peer, TransportKind};
 use bytes::Bytes;
 use call::Call;
+use responses::SUPPORTED_EXTENSIONS;
 use rtp_ports::RtpPortPool;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -46,6 +48,8 @@ pub struct EngineConfig {
     pub trusted_peers: Vec<Cidr>,
     /// Our `Server`/`User-Agent` header value.
     pub user_agent: String,
+    /// Live SIP transactions at once; requests beyond are answered 503 by the layer.
+    pub max_transactions: usize,
     /// Calls at once; INVITEs beyond are answered 503.
     pub max_calls: usize,
     /// Largest UDP datagram we process; a larger request is answered 513.
@@ -112,8 +116,8 @@ pub struct Engine {
     plan: DialPlan,
     transactions: TransactionLayer,
     calls: HashMap<CallId, Call>,
-    /// (Call-ID, our tag) → call, to match in-dialog requests.
-    dialogs: HashMap<(Bytes, String), CallId>,
+    /// Dialog → call, to match in-dialog requests.
+    dialogs: HashMap<DialogKey, CallId>,
     timers: TimerWheel,
     ports: RtpPortPool,
     call_ids: IdAllocator,
@@ -129,7 +133,7 @@ pub struct Engine {
 impl Engine {
     /// A new engine over `plan`, with all randomness derived from `seed`.
     pub fn new(plan: DialPlan, config: EngineConfig, seed: u64, now: Now) -> Self {
-        let transactions = TransactionLayer::new(config.timers.clone());
+        let transactions = TransactionLayer::with_max_transactions(config.timers.clone(), config.max_transactions);
         let ports = RtpPortPool::new(config.rtp_port_min, config.rtp_port_max);
         Engine {
             plan,
@@ -205,6 +209,11 @@ impl Engine {
         self.calls.len()
     }
 
+    /// RTP ports held by calls.
+    pub fn rtp_ports_in_use(&self) -> usize {
+        self.ports.in_use()
+    }
+
     /// Live SIP transactions.
     pub fn active_transactions(&self) -> usize {
         self.transactions.len()
@@ -224,13 +233,17 @@ impl Engine {
                 return;
             }
         };
-        let mut message = message;
-        if let Message::Request(request) = &mut message {
+        if let Message::Request(request) = &message {
             if peer.transport == TransportKind::Udp && datagram_len > self.config.max_udp_datagram_bytes {
                 self.answer_oversized(request, peer);
                 return;
             }
-            transport::stamp_received(request, &peer);
+            // Semantic checks come before the transaction layer, which needs Call-ID and
+            // CSeq to hold state: a broken request is answered statelessly and leaves none.
+            if let Err(rejection) = msg::validate_request(request, SUPPORTED_EXTENSIONS) {
+                self.reject(request, rejection, peer);
+                return;
+            }
         }
         if let Message::Response(response) = &message {
             if let Err(reason) = msg::validate_response(response) {

@@ -3,7 +3,7 @@
 
 use super::Engine;
 use crate::core::ids::TransactionId;
-use crate::sip::msg::{HeaderName, Message, ParseError, Request, Response};
+use crate::sip::msg::{HeaderName, Message, Method, ParseError, Rejection, Request, Response};
 use crate::sip::transport::{self, Peer};
 
 /// Methods we implement, for Allow (RFC 3261 §20.5) on OPTIONS, 405 and 501.
@@ -78,6 +78,22 @@ impl Engine {
         let reason = if error.status == 505 { "Version Not Supported".to_string() } else { bad_request_reason(&error.reason) };
         let tag = self.new_tag();
         let response = self.build_response(&request, error.status, &reason, &tag);
+        self.send_stateless(response, peer);
+    }
+
+    /// A request that failed the semantic checks (RFC 3261 §8.2, RFC 4475 §3.3): counted
+    /// and answered statelessly, never an ACK (RFC 3261 §17.2.3: ACKs get no response).
+    pub(super) fn reject(&mut self, request: &Request, rejection: Rejection, peer: Peer) {
+        self.stats.requests_rejected += 1;
+        if request.method == Method::Ack {
+            return;
+        }
+        tracing::debug!(status = rejection.status, reason = %rejection.reason, "request rejected");
+        let tag = self.new_tag();
+        let mut response = self.build_response(request, rejection.status, &rejection.reason, &tag);
+        for header in rejection.headers {
+            response.headers.push(header.name, header.value);
+        }
         self.send_stateless(response, peer);
     }
 

@@ -47,6 +47,7 @@ pub enum LiveError {
 pub struct Snapshot {
     pub active_calls: usize,
     pub active_transactions: usize,
+    pub rtp_ports_in_use: usize,
     pub draining: bool,
     #[serde(skip)]
     pub stats: EngineStats,
@@ -117,6 +118,7 @@ pub fn engine_config(settings: &Settings, sip_addr: SocketAddr) -> EngineConfig 
         advertised: SocketAddr::new(settings.sip.advertised_address(), sip_addr.port()),
         trusted_peers: settings.sip.trusted_peers.clone(),
         user_agent: settings.sip.user_agent.clone(),
+        max_transactions: settings.sip.max_transactions,
         max_calls: settings.limits.max_calls,
         max_udp_datagram_bytes: settings.limits.max_udp_datagram_bytes,
         retry_after_s: settings.shutdown.retry_after_s,
@@ -187,6 +189,7 @@ pub async fn run(
         snapshot_tx.send_replace(Snapshot {
             active_calls: engine.active_calls(),
             active_transactions: engine.active_transactions(),
+            rtp_ports_in_use: engine.rtp_ports_in_use(),
             draining: shutting_down,
             stats: engine.stats().clone(),
         });
