@@ -462,7 +462,10 @@ fn cancel_matches_its_invite_and_unmatched_cancel_is_a_plain_request() {
 
     let mut h = Harness::new(SipTimers::default());
     h.receive(Message::Request(request(Method::Cancel, "z9hG4bKunknown", "UDP")), udp());
-    assert_eq!(h.count(|e| matches!(e, TransactionEvent::Request { request, .. } if request.method == Method::Cancel)), 1);
+    assert_eq!(
+        h.count(|e| matches!(e, TransactionEvent::Request { request, .. } if request.method == Method::Cancel)),
+        1
+    );
     assert_eq!(h.count(|e| matches!(e, TransactionEvent::Cancel { .. })), 0);
 }
 
@@ -516,7 +519,10 @@ fn responses_on_client_transactions_and_unknown_ids_are_refused() {
     let tx = h.send_request(options.clone(), udp());
     assert_eq!(h.send_response(tx, response(&options, 200, "OK")), Err(TransactionError::NotServer(tx)));
     let unknown = TransactionId(999);
-    assert_eq!(h.send_response(unknown, response(&options, 200, "OK")), Err(TransactionError::UnknownTransaction(unknown)));
+    assert_eq!(
+        h.send_response(unknown, response(&options, 200, "OK")),
+        Err(TransactionError::UnknownTransaction(unknown))
+    );
     let mut no_branch = request(Method::Options, "x", "UDP");
     no_branch.headers.set(HeaderName::Via, "SIP/2.0/UDP 192.0.2.1");
     let bad = h.send_request(no_branch, udp());

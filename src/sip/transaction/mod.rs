@@ -202,7 +202,12 @@ impl TransactionLayer {
     }
 
     /// The TU answers a server transaction (provisional or final).
-    pub fn send_response(&mut self, now: Instant, tx: TransactionId, response: Response) -> Result<(), TransactionError> {
+    pub fn send_response(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        response: Response,
+    ) -> Result<(), TransactionError> {
         let transaction = self.transactions.get_mut(&tx).ok_or(TransactionError::UnknownTransaction(tx))?;
         if matches!(transaction.kind, Kind::InviteClient | Kind::NonInviteClient) {
             return Err(TransactionError::NotServer(tx));

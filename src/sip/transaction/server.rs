@@ -31,7 +31,11 @@ fn on_ack(tx: &mut Transaction, request: Request, peer: Peer, timers: &SipTimers
         // §17.2.1: the ACK for our non-2xx ends retransmissions; Timer I absorbs more ACKs.
         (Kind::InviteServer, State::Completed) => {
             tx.state = State::Confirmed;
-            vec![Action::Stop(TimerKind::G), Action::Stop(TimerKind::H), tx.wait_or_terminate(TimerKind::I, timers.t4())]
+            vec![
+                Action::Stop(TimerKind::G),
+                Action::Stop(TimerKind::H),
+                tx.wait_or_terminate(TimerKind::I, timers.t4()),
+            ]
         }
         // RFC 6026 §7.1: in Accepted, ACKs (for the 2xx) go to the TU.
         (Kind::InviteServer, State::Accepted) => vec![Action::Report(TransactionEvent::Ack { request, peer })],
