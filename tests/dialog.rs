@@ -116,10 +116,7 @@ fn initial_invite(phone: &mut Agent) -> Request {
 }
 
 fn answer(request: &Request, status: u16, reason: &str, dialog: &Dialog) -> Response {
-    let mut response = Response::to_request(request, status, reason);
-    response.set_to_tag(&dialog.id.local_tag).expect("To parses");
-    response.headers.push(HeaderName::Contact, dialog.local_contact.to_string());
-    response
+    dialog.make_response(request, status, reason).expect("request headers parse")
 }
 
 /// Sets up a call from the phone to the daemon; returns (phone dialog, daemon dialog).

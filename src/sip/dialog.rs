@@ -235,6 +235,26 @@ impl Dialog {
         self.build(Method::Ack, invite_cseq, &branch, local_via_sent_by, transport)
     }
 
+    /// Our response to `request` (the dialog-creating request or an in-dialog one): the
+    /// §8.2.6.2 copies plus our To tag (not on 100, §8.2.6.1); on 101–299, the request's
+    /// Record-Route values (§12.1.1) and, for target refresh methods, our Contact (§12.1.1,
+    /// §12.2.2).
+    pub fn make_response(&self, request: &Request, status: u16, reason: &str) -> Result<Response, DialogError> {
+        let mut response = Response::to_request(request, status, reason);
+        if status > 100 {
+            response.set_to_tag(&self.id.local_tag)?;
+        }
+        if (101..=299).contains(&status) {
+            for record_route in request.headers.get_all(&HeaderName::RecordRoute) {
+                response.headers.push(HeaderName::RecordRoute, record_route.clone());
+            }
+            if is_target_refresh(&request.method) {
+                response.headers.push(HeaderName::Contact, self.local_contact.to_string());
+            }
+        }
+        Ok(response)
+    }
+
     /// An in-dialog request from the peer (§12.2.2). A CSeq below the remote sequence number
     /// is refused with [`DialogError::CSeqOutOfOrder`] (the TU answers 500). Target refresh
     /// requests with a Contact replace the remote target; BYE terminates the dialog.
@@ -542,6 +562,24 @@ mod tests {
         let mut no_contact = answer_200(&invite);
         no_contact.headers.remove(&HeaderName::Contact);
         assert_eq!(Dialog::uac_from_response(&invite, &no_contact), Err(DialogError::MissingContact));
+    }
+
+    #[test]
+    fn uas_responses_carry_tag_record_route_and_contact() {
+        let invite = caller_invite();
+        let dialog = uas_dialog();
+        let trying = dialog.make_response(&invite, 100, "Trying").expect("response");
+        assert_eq!(trying.to_header().expect("to").tag(), None);
+        assert_eq!(trying.headers.count(&HeaderName::Contact), 0);
+        let ok = dialog.make_response(&invite, 200, "OK").expect("response");
+        assert_eq!(ok.to_header().expect("to").tag(), Some("local1"));
+        assert_eq!(ok.record_routes().expect("record-route").len(), 2);
+        assert_eq!(ok.contacts().expect("contact"), vec![our_contact()]);
+        let busy = dialog.make_response(&invite, 486, "Busy Here").expect("response");
+        assert_eq!(busy.to_header().expect("to").tag(), Some("local1"));
+        assert_eq!(busy.headers.count(&HeaderName::RecordRoute), 0);
+        let bye_ok = dialog.make_response(&in_dialog_request(Method::Bye, 6), 200, "OK").expect("response");
+        assert_eq!(bye_ok.headers.count(&HeaderName::Contact), 0);
     }
 
     #[test]

@@ -46,7 +46,8 @@ pub(crate) fn on_timer(tx: &mut Transaction, timer: TimerKind, timers: &SipTimer
             vec![retransmit, Action::Start(TimerKind::E, tx.retransmit_interval)]
         }
         (TimerKind::E, State::Proceeding) => vec![retransmit, Action::Start(TimerKind::E, timers.t2())],
-        (TimerKind::B, State::Calling) | (TimerKind::F, State::Trying | State::Proceeding) => {
+        // Timer B also runs in Proceeding after a CANCEL was sent (RFC 3261 §9.1).
+        (TimerKind::B, State::Calling | State::Proceeding) | (TimerKind::F, State::Trying | State::Proceeding) => {
             vec![Action::Report(TransactionEvent::Timeout { tx: tx.id }), Action::Terminate]
         }
         (TimerKind::D, State::Completed) | (TimerKind::K, State::Completed) | (TimerKind::M, State::Accepted) => {

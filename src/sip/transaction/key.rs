@@ -33,6 +33,12 @@ impl ClientKey {
         let branch = resp.top_via()?.branch().ok_or(TypedError::Invalid("Via"))?.to_string();
         Ok(ClientKey { branch, method: resp.cseq()?.method })
     }
+
+    /// The same branch for another method: a CANCEL's key with INVITE finds the INVITE it
+    /// cancels (RFC 3261 §9.1: the CANCEL carries the INVITE's branch).
+    pub(crate) fn with_method(&self, method: Method) -> ClientKey {
+        ClientKey { branch: self.branch.clone(), method }
+    }
 }
 
 /// A server transaction (RFC 3261 §17.2.3).

@@ -10,7 +10,13 @@
 //! statelessly with 503 Service Unavailable and `Retry-After`, and is not reported to the TU
 //! (an ACK is still passed up: it creates no transaction). A new outgoing request is not sent;
 //! the TU gets `Timeout` at once, as if the peer never answered (RFC 3261 §8.1.3.1: treat as
-//! 408).
+//! 408). A CANCEL of a live INVITE is admitted even at the bound, in both directions, because
+//! it ends a transaction; so the count can exceed the bound by at most the INVITEs cancelled.
+//!
+//! What the TU must do so transactions end: answer every server transaction (an unanswered
+//! one lives on; the engine's own timers guarantee an answer), and CANCEL an INVITE that rings
+//! too long (after a CANCEL, Timer B bounds the INVITE, §9.1). The event queue holds only
+//! what the last input produced, as long as the caller drains it after every input.
 
 mod client;
 mod derived;
@@ -171,7 +177,11 @@ impl TransactionLayer {
                 return id;
             }
         };
-        if self.transactions.len() >= self.max_transactions {
+        let cancelled_invite = match request.method {
+            Method::Cancel => self.client_index.get(&key.with_method(Method::Invite)).copied(),
+            _ => None,
+        };
+        if self.transactions.len() >= self.max_transactions && cancelled_invite.is_none() {
             self.events.push_back(TransactionEvent::Timeout { tx: id });
             self.events.push_back(TransactionEvent::Terminated { tx: id });
             return id;
@@ -198,6 +208,9 @@ impl TransactionLayer {
         self.client_index.insert(key, id);
         self.transactions.insert(id, tx);
         self.apply(now, id, actions);
+        if let Some(invite_id) = cancelled_invite {
+            self.on_cancel_sent(now, invite_id);
+        }
         id
     }
 
@@ -275,7 +288,9 @@ impl TransactionLayer {
             self.stats.malformed_dropped += 1;
             return;
         }
-        if self.transactions.len() >= self.max_transactions {
+        let cancels_live_invite =
+            request.method == Method::Cancel && self.server_index.contains_key(&key.with_method(Method::Invite));
+        if self.transactions.len() >= self.max_transactions && !cancels_live_invite {
             self.refuse_at_bound(&request, peer);
             return;
         }
@@ -328,6 +343,16 @@ impl TransactionLayer {
         if let Some(tx) = self.transactions.get_mut(&id) {
             let actions = client::on_response(tx, response, &self.timers);
             self.apply(now, id, actions);
+        }
+    }
+
+    /// RFC 3261 §9.1: once a CANCEL is sent, an INVITE that still gets no final response
+    /// within 64*T1 is given up. Timer B, which otherwise only runs while Calling, is
+    /// restarted for a Proceeding INVITE so the transaction cannot outlive its peer's silence.
+    fn on_cancel_sent(&mut self, now: Instant, invite_id: TransactionId) {
+        if self.state(invite_id) == Some(State::Proceeding) {
+            let timeout = self.timers.transaction_timeout();
+            self.apply(now, invite_id, vec![Action::Start(TimerKind::B, timeout)]);
         }
     }
 
