@@ -577,3 +577,30 @@ fn oversized_udp_requests_are_sent_and_counted() {
     assert_eq!(h.layer.stats().oversized_udp_requests, 1);
     assert_eq!(h.transmit_times_ms("INVITE ").len(), 2);
 }
+
+#[test]
+fn transport_failure_ends_the_transactions_that_send_there() {
+    let mut h = Harness::new(SipTimers::default());
+    let to_remote = h.send_request(request(Method::Options, "z9hG4bKf1", "UDP"), udp());
+    let elsewhere = Peer::udp(addr(LOCAL), addr("203.0.113.50:5060"));
+    let to_elsewhere = h.send_request(request(Method::Options, "z9hG4bKf2", "UDP"), elsewhere);
+    let over_tcp = h.send_request(request(Method::Options, "z9hG4bKf3", "TCP"), tcp());
+    h.at(ms(100));
+    h.layer.handle_transport_error(h.now, udp());
+    h.drain();
+    let failed: Vec<_> = h
+        .log
+        .iter()
+        .filter_map(|(_, e)| match e {
+            TransactionEvent::TransportError { tx } => Some(*tx),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed, vec![to_remote]);
+    assert_eq!(h.layer.state(to_remote), None);
+    assert!(h.layer.state(to_elsewhere).is_some());
+    h.layer.handle_transport_error(h.now, Peer::tcp(addr(LOCAL), addr("203.0.113.99:1"), Some(ConnectionId(1))));
+    h.drain();
+    assert_eq!(h.layer.state(over_tcp), None);
+    assert_eq!(h.layer.len(), 1);
+}

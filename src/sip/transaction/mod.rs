@@ -66,7 +66,8 @@ pub enum TransactionEvent {
     /// Timer B/F fired (no final response) or Timer H (no ACK for our non-2xx): the TU must
     /// end the call.
     Timeout { tx: TransactionId },
-    /// The request of a client transaction could not be sent (no top Via with a branch).
+    /// The transport failed for this transaction (RFC 3261 §17.1.4, §17.2.4), or its request
+    /// could not be sent (no top Via with a branch); the transaction has ended.
     TransportError { tx: TransactionId },
     /// The transaction is gone; its id will not appear again.
     Terminated { tx: TransactionId },
@@ -163,9 +164,31 @@ impl TransactionLayer {
         }
     }
 
+    /// The driver reports that sending to `failed` failed (a TCP connection broke, an ICMP
+    /// error for UDP). Every transaction that sends there ends with `TransportError`
+    /// (RFC 3261 §17.1.4, §17.2.4): on TCP those on the same connection, otherwise those with
+    /// the same transport and remote address. Rare, so a scan of the live transactions is fine.
+    pub fn handle_transport_error(&mut self, now: Instant, failed: Peer) {
+        let mut affected: Vec<TransactionId> = self
+            .transactions
+            .values()
+            .filter(|tx| {
+                let sent_to = tx.last_sent.as_ref().map(|(peer, _)| peer);
+                std::iter::once(&tx.peer).chain(sent_to).any(|peer| same_destination(peer, &failed))
+            })
+            .map(|tx| tx.id)
+            .collect();
+        affected.sort();
+        for id in affected {
+            let actions = vec![Action::Report(TransactionEvent::TransportError { tx: id }), Action::Terminate];
+            self.apply(now, id, actions);
+        }
+    }
+
     /// The TU sends a request: creates an INVITE or non-INVITE client transaction and
     /// transmits it. The request must carry a top Via with a branch from [`new_branch`];
-    /// without one it is not sent and the TU gets `TransportError`. Do not send ACK here:
+    /// without one, or with a branch already in use, it is not sent and the TU gets
+    /// `TransportError`. Do not send ACK here:
     /// the ACK for a 2xx goes through [`TransactionLayer::send_stateless`].
     pub fn send_request(&mut self, now: Instant, request: Request, peer: Peer) -> TransactionId {
         let id = TransactionId(self.ids.next_raw());
@@ -414,5 +437,13 @@ impl TransactionLayer {
             }
         }
         self.events.push_back(TransactionEvent::Terminated { tx: id });
+    }
+}
+
+/// True when a message for `peer` would go where `failed` points.
+fn same_destination(peer: &Peer, failed: &Peer) -> bool {
+    match (peer.connection, failed.connection) {
+        (Some(ours), Some(broken)) => ours == broken,
+        _ => peer.transport == failed.transport && peer.remote == failed.remote,
     }
 }
