@@ -103,7 +103,7 @@ pub(crate) fn on_timer(tx: &mut Transaction, timer: TimerKind, timers: &SipTimer
         }
         // §17.2.1: Timer G re-sends the final response, doubling up to T2.
         (TimerKind::G, State::Completed) => {
-            tx.retransmit_interval = (tx.retransmit_interval * 2).min(timers.t2());
+            tx.retransmit_interval = tx.retransmit_interval.saturating_mul(2).min(timers.t2());
             let mut actions = Vec::new();
             if let Some((peer, bytes)) = &tx.last_sent {
                 actions.push(Action::Transmit { peer: *peer, bytes: bytes.clone() });
