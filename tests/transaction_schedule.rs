@@ -462,7 +462,10 @@ fn cancel_matches_its_invite_and_unmatched_cancel_is_a_plain_request() {
 
     let mut h = Harness::new(SipTimers::default());
     h.receive(Message::Request(request(Method::Cancel, "z9hG4bKunknown", "UDP")), udp());
-    assert_eq!(h.count(|e| matches!(e, TransactionEvent::Request { request, .. } if request.method == Method::Cancel)), 1);
+    assert_eq!(
+        h.count(|e| matches!(e, TransactionEvent::Request { request, .. } if request.method == Method::Cancel)),
+        1
+    );
     assert_eq!(h.count(|e| matches!(e, TransactionEvent::Cancel { .. })), 0);
 }
 
@@ -516,9 +519,88 @@ fn responses_on_client_transactions_and_unknown_ids_are_refused() {
     let tx = h.send_request(options.clone(), udp());
     assert_eq!(h.send_response(tx, response(&options, 200, "OK")), Err(TransactionError::NotServer(tx)));
     let unknown = TransactionId(999);
-    assert_eq!(h.send_response(unknown, response(&options, 200, "OK")), Err(TransactionError::UnknownTransaction(unknown)));
+    assert_eq!(
+        h.send_response(unknown, response(&options, 200, "OK")),
+        Err(TransactionError::UnknownTransaction(unknown))
+    );
     let mut no_branch = request(Method::Options, "x", "UDP");
     no_branch.headers.set(HeaderName::Via, "SIP/2.0/UDP 192.0.2.1");
     let bad = h.send_request(no_branch, udp());
     assert_eq!(h.count(|e| matches!(e, TransactionEvent::TransportError { tx } if *tx == bad)), 1);
+}
+
+#[test]
+fn cancel_bounds_a_ringing_invite_with_timer_b() {
+    let mut h = Harness::new(SipTimers::default());
+    let invite = request(Method::Invite, "z9hG4bKx1", "UDP");
+    let invite_tx = h.send_request(invite.clone(), udp());
+    h.at(ms(1_000));
+    h.receive(Message::Response(response(&invite, 180, "Ringing")), udp());
+    // Without a CANCEL a ringing INVITE waits for its final response as long as it takes.
+    h.run_until(ms(60_000));
+    assert!(h.times_of(is_timeout(invite_tx)).is_empty());
+    let cancel = veertien::sip::transaction::cancel_for(&invite);
+    let cancel_tx = h.send_request(cancel.clone(), udp());
+    h.at(ms(60_100));
+    h.receive(Message::Response(response(&cancel, 200, "OK")), udp());
+    h.run_until(ms(100_000));
+    // No 487 arrived: the INVITE is given up 64*T1 after the CANCEL (RFC 3261 §9.1).
+    assert_eq!(h.times_of(is_timeout(invite_tx)), vec![92_000]);
+    assert_eq!(h.times_of(is_terminated(cancel_tx)), vec![65_100]);
+    assert!(h.layer.is_empty());
+}
+
+#[test]
+fn cancel_of_a_live_invite_is_admitted_at_the_bound() {
+    let mut h = Harness::new(SipTimers::default());
+    h.layer = TransactionLayer::with_max_transactions(SipTimers::default(), 1);
+    let invite = request(Method::Invite, "z9hG4bKx2", "UDP");
+    h.receive(Message::Request(invite), udp());
+    let invite_tx = h.only_new_request();
+    h.receive(Message::Request(request(Method::Cancel, "z9hG4bKx2", "UDP")), udp());
+    assert_eq!(h.count(|e| matches!(e, TransactionEvent::Cancel { invite_tx: t, .. } if *t == invite_tx)), 1);
+    assert_eq!(h.layer.stats().refused_at_bound, 0);
+    h.receive(Message::Request(request(Method::Cancel, "z9hG4bKother", "UDP")), udp());
+    assert_eq!(h.layer.stats().refused_at_bound, 1);
+}
+
+#[test]
+fn oversized_udp_requests_are_sent_and_counted() {
+    let mut h = Harness::new(SipTimers::default());
+    let mut big = request(Method::Invite, "z9hG4bKbig", "UDP");
+    big.body = bytes::Bytes::from(vec![b'v'; 1_400]);
+    h.send_request(big, udp());
+    h.send_request(request(Method::Options, "z9hG4bKsmall", "UDP"), udp());
+    let mut big_tcp = request(Method::Invite, "z9hG4bKbigtcp", "TCP");
+    big_tcp.body = bytes::Bytes::from(vec![b'v'; 1_400]);
+    h.send_request(big_tcp, tcp());
+    assert_eq!(h.layer.stats().oversized_udp_requests, 1);
+    assert_eq!(h.transmit_times_ms("INVITE ").len(), 2);
+}
+
+#[test]
+fn transport_failure_ends_the_transactions_that_send_there() {
+    let mut h = Harness::new(SipTimers::default());
+    let to_remote = h.send_request(request(Method::Options, "z9hG4bKf1", "UDP"), udp());
+    let elsewhere = Peer::udp(addr(LOCAL), addr("203.0.113.50:5060"));
+    let to_elsewhere = h.send_request(request(Method::Options, "z9hG4bKf2", "UDP"), elsewhere);
+    let over_tcp = h.send_request(request(Method::Options, "z9hG4bKf3", "TCP"), tcp());
+    h.at(ms(100));
+    h.layer.handle_transport_error(h.now, udp());
+    h.drain();
+    let failed: Vec<_> = h
+        .log
+        .iter()
+        .filter_map(|(_, e)| match e {
+            TransactionEvent::TransportError { tx } => Some(*tx),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed, vec![to_remote]);
+    assert_eq!(h.layer.state(to_remote), None);
+    assert!(h.layer.state(to_elsewhere).is_some());
+    h.layer.handle_transport_error(h.now, Peer::tcp(addr(LOCAL), addr("203.0.113.99:1"), Some(ConnectionId(1))));
+    h.drain();
+    assert_eq!(h.layer.state(over_tcp), None);
+    assert_eq!(h.layer.len(), 1);
 }

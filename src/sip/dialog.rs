@@ -135,7 +135,11 @@ impl Dialog {
     /// `local_tag` in To (§12.1.1): route set from Record-Route in order, remote target from
     /// the request's Contact, remote sequence from its CSeq. It starts Early; call
     /// [`Dialog::confirm`] when sending the 2xx.
-    pub fn uas_from_request(request: &Request, local_tag: String, local_contact: NameAddr) -> Result<Dialog, DialogError> {
+    pub fn uas_from_request(
+        request: &Request,
+        local_tag: String,
+        local_contact: NameAddr,
+    ) -> Result<Dialog, DialogError> {
         let from = request.from_header()?;
         let to = request.to_header()?;
         let remote_target = first_contact(&request.contacts()?)?;
@@ -207,7 +211,13 @@ impl Dialog {
     /// from the remote target and route set (loose or strict routing), From/To with the
     /// dialog's URIs and tags, our Contact on target refresh requests. The caller supplies a
     /// fresh branch and our sent-by. Use [`Dialog::make_ack`] for the ACK of a 2xx.
-    pub fn make_request(&mut self, method: Method, branch: String, local_via_sent_by: &str, transport: TransportKind) -> Request {
+    pub fn make_request(
+        &mut self,
+        method: Method,
+        branch: String,
+        local_via_sent_by: &str,
+        transport: TransportKind,
+    ) -> Request {
         let seq = self.local_seq.map_or(INITIAL_LOCAL_SEQ, |last| last.wrapping_add(1));
         self.local_seq = Some(seq);
         self.build(method, seq, &branch, local_via_sent_by, transport)
@@ -215,8 +225,34 @@ impl Dialog {
 
     /// The ACK for a 2xx to the INVITE with CSeq number `invite_cseq` (§13.2.2.4): built like
     /// an in-dialog request, but with the INVITE's CSeq number and without advancing ours.
-    pub fn make_ack(&self, invite_cseq: u32, branch: String, local_via_sent_by: &str, transport: TransportKind) -> Request {
+    pub fn make_ack(
+        &self,
+        invite_cseq: u32,
+        branch: String,
+        local_via_sent_by: &str,
+        transport: TransportKind,
+    ) -> Request {
         self.build(Method::Ack, invite_cseq, &branch, local_via_sent_by, transport)
+    }
+
+    /// Our response to `request` (the dialog-creating request or an in-dialog one): the
+    /// §8.2.6.2 copies plus our To tag (not on 100, §8.2.6.1); on 101–299, the request's
+    /// Record-Route values (§12.1.1) and, for target refresh methods, our Contact (§12.1.1,
+    /// §12.2.2).
+    pub fn make_response(&self, request: &Request, status: u16, reason: &str) -> Result<Response, DialogError> {
+        let mut response = Response::to_request(request, status, reason);
+        if status > 100 {
+            response.set_to_tag(&self.id.local_tag)?;
+        }
+        if (101..=299).contains(&status) {
+            for record_route in request.headers.get_all(&HeaderName::RecordRoute) {
+                response.headers.push(HeaderName::RecordRoute, record_route.clone());
+            }
+            if is_target_refresh(&request.method) {
+                response.headers.push(HeaderName::Contact, self.local_contact.to_string());
+            }
+        }
+        Ok(response)
     }
 
     /// An in-dialog request from the peer (§12.2.2). A CSeq below the remote sequence number
@@ -271,10 +307,19 @@ impl Dialog {
         Ok(())
     }
 
-    fn build(&self, method: Method, seq: u32, branch: &str, local_via_sent_by: &str, transport: TransportKind) -> Request {
+    fn build(
+        &self,
+        method: Method,
+        seq: u32,
+        branch: &str,
+        local_via_sent_by: &str,
+        transport: TransportKind,
+    ) -> Request {
         let (request_uri, routes) = self.request_uri_and_routes();
         let mut request = Request::new(method.clone(), request_uri.to_string());
-        request.headers.push(HeaderName::Via, format!("SIP/2.0/{} {local_via_sent_by};branch={branch}", transport.via_token()));
+        request
+            .headers
+            .push(HeaderName::Via, format!("SIP/2.0/{} {local_via_sent_by};branch={branch}", transport.via_token()));
         request.headers.push(HeaderName::MaxForwards, MAX_FORWARDS.to_string());
         for route in routes {
             request.headers.push(HeaderName::Route, route.to_string());
@@ -414,7 +459,10 @@ mod tests {
         let invite = our_invite();
         let dialog = Dialog::uac_from_response(&invite, &answer_200(&invite)).expect("dialog");
         assert_eq!(dialog.state, DialogState::Confirmed);
-        assert_eq!(dialog.id, DialogKey { call_id: Bytes::from("leg2@kcc"), local_tag: "ours".into(), remote_tag: "uas9".into() });
+        assert_eq!(
+            dialog.id,
+            DialogKey { call_id: Bytes::from("leg2@kcc"), local_tag: "ours".into(), remote_tag: "uas9".into() }
+        );
         let hosts: Vec<_> = dialog.route_set.iter().map(|r| r.uri.host.as_str()).collect();
         assert_eq!(hosts, vec!["core.example", "edge.example"]);
         let ack = dialog.make_ack(20, "z9hG4bKa1".into(), "192.0.2.1", TransportKind::Udp);
@@ -457,7 +505,8 @@ mod tests {
     #[test]
     fn strict_router_becomes_request_uri_and_remote_target_last_route() {
         let mut dialog = uas_dialog();
-        dialog.route_set = NameAddr::parse_list(b"<sip:strict.example;method=INVITE>, <sip:next.example;lr>").expect("routes");
+        dialog.route_set =
+            NameAddr::parse_list(b"<sip:strict.example;method=INVITE>, <sip:next.example;lr>").expect("routes");
         let bye = dialog.make_request(Method::Bye, "z9hG4bKs1".into(), "192.0.2.1", TransportKind::Udp);
         assert_eq!(&bye.uri[..], b"sip:strict.example");
         let routes: Vec<_> = bye.headers.get_all(&HeaderName::Route).cloned().collect();
@@ -513,6 +562,24 @@ mod tests {
         let mut no_contact = answer_200(&invite);
         no_contact.headers.remove(&HeaderName::Contact);
         assert_eq!(Dialog::uac_from_response(&invite, &no_contact), Err(DialogError::MissingContact));
+    }
+
+    #[test]
+    fn uas_responses_carry_tag_record_route_and_contact() {
+        let invite = caller_invite();
+        let dialog = uas_dialog();
+        let trying = dialog.make_response(&invite, 100, "Trying").expect("response");
+        assert_eq!(trying.to_header().expect("to").tag(), None);
+        assert_eq!(trying.headers.count(&HeaderName::Contact), 0);
+        let ok = dialog.make_response(&invite, 200, "OK").expect("response");
+        assert_eq!(ok.to_header().expect("to").tag(), Some("local1"));
+        assert_eq!(ok.record_routes().expect("record-route").len(), 2);
+        assert_eq!(ok.contacts().expect("contact"), vec![our_contact()]);
+        let busy = dialog.make_response(&invite, 486, "Busy Here").expect("response");
+        assert_eq!(busy.to_header().expect("to").tag(), Some("local1"));
+        assert_eq!(busy.headers.count(&HeaderName::RecordRoute), 0);
+        let bye_ok = dialog.make_response(&in_dialog_request(Method::Bye, 6), 200, "OK").expect("response");
+        assert_eq!(bye_ok.headers.count(&HeaderName::Contact), 0);
     }
 
     #[test]

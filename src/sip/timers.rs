@@ -32,14 +32,15 @@ impl Default for SipTimers {
 }
 
 impl SipTimers {
-    /// T1: the first retransmission interval (Timers A, E, G start here).
+    /// T1: the first retransmission interval (Timers A, E, G start here). At least 1 ms:
+    /// a zero interval would retransmit forever without time passing.
     pub fn t1(&self) -> Duration {
-        Duration::from_millis(self.t1_ms)
+        Duration::from_millis(self.t1_ms.max(1))
     }
 
-    /// T2: the cap on the doubling of Timers E and G.
+    /// T2: the cap on the doubling of Timers E and G; never below T1 for the same reason.
     pub fn t2(&self) -> Duration {
-        Duration::from_millis(self.t2_ms)
+        Duration::from_millis(self.t2_ms).max(self.t1())
     }
 
     /// T4: Timers I and K on unreliable transports.
@@ -49,7 +50,7 @@ impl SipTimers {
 
     /// 64*T1: Timers B, F, H, J (RFC 3261) and L, M (RFC 6026).
     pub fn transaction_timeout(&self) -> Duration {
-        Duration::from_millis(self.t1_ms.saturating_mul(64))
+        self.t1().saturating_mul(64)
     }
 
     /// Timer D on an unreliable transport.
@@ -74,6 +75,14 @@ mod tests {
         assert_eq!(timers.t2(), Duration::from_secs(4));
         assert_eq!(timers.t4(), Duration::from_secs(5));
         assert_eq!(timers.transaction_timeout(), Duration::from_secs(32));
+    }
+
+    #[test]
+    fn zero_values_cannot_stall_the_timers() {
+        let timers = SipTimers { t1_ms: 0, t2_ms: 0, t4_ms: 0 };
+        assert_eq!(timers.t1(), Duration::from_millis(1));
+        assert_eq!(timers.t2(), Duration::from_millis(1));
+        assert_eq!(timers.transaction_timeout(), Duration::from_millis(64));
     }
 
     #[test]

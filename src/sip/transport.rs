@@ -2,7 +2,7 @@
 //! stamping `received`/`rport` into its top Via, and where a response must go.
 
 use crate::core::ids::ConnectionId;
-use crate::sip::msg::{Headers, HeaderName, Request, Response, Via};
+use crate::sip::msg::{Request, Response};
 use std::net::{IpAddr, SocketAddr};
 
 /// Requests larger than this many bytes should not go over UDP (RFC 3261 §18.1.1: within
@@ -76,20 +76,19 @@ impl Peer {
 /// `received` is always added (RFC 3581 §4). A request without a parseable top Via is left
 /// unchanged: the transaction layer drops it.
 pub fn stamp_received(req: &mut Request, peer: &Peer) {
-    let Some(raw) = req.headers.get(&HeaderName::Via) else { return };
-    let Ok(mut values) = Via::parse_list(raw) else { return };
-    let Some(top) = values.first_mut() else { return };
+    let Ok(mut top) = req.top_via() else { return };
     let source_ip = peer.remote.ip();
     let wants_rport = top.rport().is_some();
     let sent_by_is_source = parse_ip(&top.host) == Some(source_ip);
-    if !sent_by_is_source || wants_rport {
-        top.set_received(&source_ip.to_string());
+    if sent_by_is_source && !wants_rport {
+        return;
     }
+    top.set_received(&source_ip.to_string());
     if wants_rport {
         top.set_rport(peer.remote.port());
     }
-    let rewritten = values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-    replace_first_via(&mut req.headers, rewritten);
+    // Cannot fail: the top Via was just read from this request.
+    let _ = req.set_top_via(&top);
 }
 
 /// Where a server sends a response to a request that arrived from `peer`
@@ -126,25 +125,10 @@ fn parse_ip(host: &str) -> Option<IpAddr> {
     bare.parse().ok()
 }
 
-/// Replaces the value of the first Via field, keeping every field in its place.
-fn replace_first_via(headers: &mut Headers, value: String) {
-    let mut rebuilt = Headers::new();
-    let mut replaced = false;
-    for header in headers.iter() {
-        if !replaced && header.name == HeaderName::Via {
-            rebuilt.push(HeaderName::Via, value.clone());
-            replaced = true;
-        } else {
-            rebuilt.push(header.name.clone(), header.value.clone());
-        }
-    }
-    *headers = rebuilt;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::msg::Method;
+    use crate::sip::msg::{HeaderName, Method};
 
     fn request_with_via(via: &str) -> Request {
         let mut req = Request::new(Method::Invite, "sip:14036@gemeente.example");

@@ -37,16 +37,17 @@ pub(crate) fn on_timer(tx: &mut Transaction, timer: TimerKind, timers: &SipTimer
     match (timer, tx.state) {
         // §17.1.1.2: Timer A doubles without a cap, only while Calling.
         (TimerKind::A, State::Calling) => {
-            tx.retransmit_interval *= 2;
+            tx.retransmit_interval = tx.retransmit_interval.saturating_mul(2);
             vec![retransmit, Action::Start(TimerKind::A, tx.retransmit_interval)]
         }
         // §17.1.2.2: Timer E doubles up to T2 while Trying; in Proceeding it is reset to T2.
         (TimerKind::E, State::Trying) => {
-            tx.retransmit_interval = (tx.retransmit_interval * 2).min(timers.t2());
+            tx.retransmit_interval = tx.retransmit_interval.saturating_mul(2).min(timers.t2());
             vec![retransmit, Action::Start(TimerKind::E, tx.retransmit_interval)]
         }
         (TimerKind::E, State::Proceeding) => vec![retransmit, Action::Start(TimerKind::E, timers.t2())],
-        (TimerKind::B, State::Calling) | (TimerKind::F, State::Trying | State::Proceeding) => {
+        // Timer B also runs in Proceeding after a CANCEL was sent (RFC 3261 §9.1).
+        (TimerKind::B, State::Calling | State::Proceeding) | (TimerKind::F, State::Trying | State::Proceeding) => {
             vec![Action::Report(TransactionEvent::Timeout { tx: tx.id }), Action::Terminate]
         }
         (TimerKind::D, State::Completed) | (TimerKind::K, State::Completed) | (TimerKind::M, State::Accepted) => {

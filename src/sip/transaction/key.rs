@@ -33,6 +33,12 @@ impl ClientKey {
         let branch = resp.top_via()?.branch().ok_or(TypedError::Invalid("Via"))?.to_string();
         Ok(ClientKey { branch, method: resp.cseq()?.method })
     }
+
+    /// The same branch for another method: a CANCEL's key with INVITE finds the INVITE it
+    /// cancels (RFC 3261 §9.1: the CANCEL carries the INVITE's branch).
+    pub(crate) fn with_method(&self, method: Method) -> ClientKey {
+        ClientKey { branch: self.branch.clone(), method }
+    }
 }
 
 /// A server transaction (RFC 3261 §17.2.3).
@@ -107,9 +113,12 @@ mod tests {
 
     #[test]
     fn ack_matches_invite_and_cancel_does_not() {
-        let invite = ServerKey::from_request(&request(Method::Invite, "SIP/2.0/UDP Phone.Example;branch=z9hG4bK1")).expect("key");
-        let ack = ServerKey::from_request(&request(Method::Ack, "SIP/2.0/UDP phone.example:5060;branch=z9hG4bK1")).expect("key");
-        let cancel = ServerKey::from_request(&request(Method::Cancel, "SIP/2.0/UDP phone.example;branch=z9hG4bK1")).expect("key");
+        let invite = ServerKey::from_request(&request(Method::Invite, "SIP/2.0/UDP Phone.Example;branch=z9hG4bK1"))
+            .expect("key");
+        let ack = ServerKey::from_request(&request(Method::Ack, "SIP/2.0/UDP phone.example:5060;branch=z9hG4bK1"))
+            .expect("key");
+        let cancel = ServerKey::from_request(&request(Method::Cancel, "SIP/2.0/UDP phone.example;branch=z9hG4bK1"))
+            .expect("key");
         assert_eq!(invite, ack);
         assert_ne!(invite, cancel);
         assert_eq!(cancel.with_method(Method::Invite), invite);
@@ -117,16 +126,20 @@ mod tests {
 
     #[test]
     fn branch_and_sent_by_both_count() {
-        let a = ServerKey::from_request(&request(Method::Options, "SIP/2.0/UDP a.example;branch=z9hG4bK1")).expect("key");
-        let other_host = ServerKey::from_request(&request(Method::Options, "SIP/2.0/UDP b.example;branch=z9hG4bK1")).expect("key");
-        let other_branch = ServerKey::from_request(&request(Method::Options, "SIP/2.0/UDP a.example;branch=z9hG4bK2")).expect("key");
+        let a =
+            ServerKey::from_request(&request(Method::Options, "SIP/2.0/UDP a.example;branch=z9hG4bK1")).expect("key");
+        let other_host =
+            ServerKey::from_request(&request(Method::Options, "SIP/2.0/UDP b.example;branch=z9hG4bK1")).expect("key");
+        let other_branch =
+            ServerKey::from_request(&request(Method::Options, "SIP/2.0/UDP a.example;branch=z9hG4bK2")).expect("key");
         assert_ne!(a, other_host);
         assert_ne!(a, other_branch);
     }
 
     #[test]
     fn rfc2543_fallback_without_cookie() {
-        let invite = ServerKey::from_request(&request(Method::Invite, "SIP/2.0/UDP a.example;branch=old1")).expect("key");
+        let invite =
+            ServerKey::from_request(&request(Method::Invite, "SIP/2.0/UDP a.example;branch=old1")).expect("key");
         let ack = ServerKey::from_request(&request(Method::Ack, "SIP/2.0/UDP a.example;branch=old1")).expect("key");
         assert!(matches!(invite, ServerKey::Rfc2543 { .. }));
         assert_eq!(invite, ack);

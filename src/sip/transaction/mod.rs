@@ -10,7 +10,13 @@
 //! statelessly with 503 Service Unavailable and `Retry-After`, and is not reported to the TU
 //! (an ACK is still passed up: it creates no transaction). A new outgoing request is not sent;
 //! the TU gets `Timeout` at once, as if the peer never answered (RFC 3261 §8.1.3.1: treat as
-//! 408).
+//! 408). A CANCEL of a live INVITE is admitted even at the bound, in both directions, because
+//! it ends a transaction; so the count can exceed the bound by at most the INVITEs cancelled.
+//!
+//! What the TU must do so transactions end: answer every server transaction (an unanswered
+//! one lives on; the engine's own timers guarantee an answer), and CANCEL an INVITE that rings
+//! too long (after a CANCEL, Timer B bounds the INVITE, §9.1). The event queue holds only
+//! what the last input produced, as long as the caller drains it after every input.
 
 mod client;
 mod derived;
@@ -60,7 +66,8 @@ pub enum TransactionEvent {
     /// Timer B/F fired (no final response) or Timer H (no ACK for our non-2xx): the TU must
     /// end the call.
     Timeout { tx: TransactionId },
-    /// The request of a client transaction could not be sent (no top Via with a branch).
+    /// The transport failed for this transaction (RFC 3261 §17.1.4, §17.2.4), or its request
+    /// could not be sent (no top Via with a branch); the transaction has ended.
     TransportError { tx: TransactionId },
     /// The transaction is gone; its id will not appear again.
     Terminated { tx: TransactionId },
@@ -157,9 +164,31 @@ impl TransactionLayer {
         }
     }
 
+    /// The driver reports that sending to `failed` failed (a TCP connection broke, an ICMP
+    /// error for UDP). Every transaction that sends there ends with `TransportError`
+    /// (RFC 3261 §17.1.4, §17.2.4): on TCP those on the same connection, otherwise those with
+    /// the same transport and remote address. Rare, so a scan of the live transactions is fine.
+    pub fn handle_transport_error(&mut self, now: Instant, failed: Peer) {
+        let mut affected: Vec<TransactionId> = self
+            .transactions
+            .values()
+            .filter(|tx| {
+                let sent_to = tx.last_sent.as_ref().map(|(peer, _)| peer);
+                std::iter::once(&tx.peer).chain(sent_to).any(|peer| same_destination(peer, &failed))
+            })
+            .map(|tx| tx.id)
+            .collect();
+        affected.sort();
+        for id in affected {
+            let actions = vec![Action::Report(TransactionEvent::TransportError { tx: id }), Action::Terminate];
+            self.apply(now, id, actions);
+        }
+    }
+
     /// The TU sends a request: creates an INVITE or non-INVITE client transaction and
     /// transmits it. The request must carry a top Via with a branch from [`new_branch`];
-    /// without one it is not sent and the TU gets `TransportError`. Do not send ACK here:
+    /// without one, or with a branch already in use, it is not sent and the TU gets
+    /// `TransportError`. Do not send ACK here:
     /// the ACK for a 2xx goes through [`TransactionLayer::send_stateless`].
     pub fn send_request(&mut self, now: Instant, request: Request, peer: Peer) -> TransactionId {
         let id = TransactionId(self.ids.next_raw());
@@ -171,7 +200,11 @@ impl TransactionLayer {
                 return id;
             }
         };
-        if self.transactions.len() >= self.max_transactions {
+        let cancelled_invite = match request.method {
+            Method::Cancel => self.client_index.get(&key.with_method(Method::Invite)).copied(),
+            _ => None,
+        };
+        if self.transactions.len() >= self.max_transactions && cancelled_invite.is_none() {
             self.events.push_back(TransactionEvent::Timeout { tx: id });
             self.events.push_back(TransactionEvent::Terminated { tx: id });
             return id;
@@ -198,11 +231,19 @@ impl TransactionLayer {
         self.client_index.insert(key, id);
         self.transactions.insert(id, tx);
         self.apply(now, id, actions);
+        if let Some(invite_id) = cancelled_invite {
+            self.on_cancel_sent(now, invite_id);
+        }
         id
     }
 
     /// The TU answers a server transaction (provisional or final).
-    pub fn send_response(&mut self, now: Instant, tx: TransactionId, response: Response) -> Result<(), TransactionError> {
+    pub fn send_response(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        response: Response,
+    ) -> Result<(), TransactionError> {
         let transaction = self.transactions.get_mut(&tx).ok_or(TransactionError::UnknownTransaction(tx))?;
         if matches!(transaction.kind, Kind::InviteClient | Kind::NonInviteClient) {
             return Err(TransactionError::NotServer(tx));
@@ -270,7 +311,9 @@ impl TransactionLayer {
             self.stats.malformed_dropped += 1;
             return;
         }
-        if self.transactions.len() >= self.max_transactions {
+        let cancels_live_invite =
+            request.method == Method::Cancel && self.server_index.contains_key(&key.with_method(Method::Invite));
+        if self.transactions.len() >= self.max_transactions && !cancels_live_invite {
             self.refuse_at_bound(&request, peer);
             return;
         }
@@ -323,6 +366,16 @@ impl TransactionLayer {
         if let Some(tx) = self.transactions.get_mut(&id) {
             let actions = client::on_response(tx, response, &self.timers);
             self.apply(now, id, actions);
+        }
+    }
+
+    /// RFC 3261 §9.1: once a CANCEL is sent, an INVITE that still gets no final response
+    /// within 64*T1 is given up. Timer B, which otherwise only runs while Calling, is
+    /// restarted for a Proceeding INVITE so the transaction cannot outlive its peer's silence.
+    fn on_cancel_sent(&mut self, now: Instant, invite_id: TransactionId) {
+        if self.state(invite_id) == Some(State::Proceeding) {
+            let timeout = self.timers.transaction_timeout();
+            self.apply(now, invite_id, vec![Action::Start(TimerKind::B, timeout)]);
         }
     }
 
@@ -384,5 +437,13 @@ impl TransactionLayer {
             }
         }
         self.events.push_back(TransactionEvent::Terminated { tx: id });
+    }
+}
+
+/// True when a message for `peer` would go where `failed` points.
+fn same_destination(peer: &Peer, failed: &Peer) -> bool {
+    match (peer.connection, failed.connection) {
+        (Some(ours), Some(broken)) => ours == broken,
+        _ => peer.transport == failed.transport && peer.remote == failed.remote,
     }
 }

@@ -31,7 +31,11 @@ fn on_ack(tx: &mut Transaction, request: Request, peer: Peer, timers: &SipTimers
         // §17.2.1: the ACK for our non-2xx ends retransmissions; Timer I absorbs more ACKs.
         (Kind::InviteServer, State::Completed) => {
             tx.state = State::Confirmed;
-            vec![Action::Stop(TimerKind::G), Action::Stop(TimerKind::H), tx.wait_or_terminate(TimerKind::I, timers.t4())]
+            vec![
+                Action::Stop(TimerKind::G),
+                Action::Stop(TimerKind::H),
+                tx.wait_or_terminate(TimerKind::I, timers.t4()),
+            ]
         }
         // RFC 6026 §7.1: in Accepted, ACKs (for the 2xx) go to the TU.
         (Kind::InviteServer, State::Accepted) => vec![Action::Report(TransactionEvent::Ack { request, peer })],
@@ -99,7 +103,7 @@ pub(crate) fn on_timer(tx: &mut Transaction, timer: TimerKind, timers: &SipTimer
         }
         // §17.2.1: Timer G re-sends the final response, doubling up to T2.
         (TimerKind::G, State::Completed) => {
-            tx.retransmit_interval = (tx.retransmit_interval * 2).min(timers.t2());
+            tx.retransmit_interval = tx.retransmit_interval.saturating_mul(2).min(timers.t2());
             let mut actions = Vec::new();
             if let Some((peer, bytes)) = &tx.last_sent {
                 actions.push(Action::Transmit { peer: *peer, bytes: bytes.clone() });
