@@ -1,0 +1,84 @@
+//! Interop with SIPp: the real daemon on loopback, driven by SIPp's built-in UAC and by our
+//! scenarios in `tests/sipp/`, over UDP and TCP. Each test is bounded by SIPp's timeout.
+//!
+//! Needs `sipp` (Debian package `sip-tester`); `tests/run` installs it.
+
+mod support;
+
+use support::sipp::{Sipp, SippTransport};
+use support::{require_tool, Daemon};
+
+/// Calls per SIPp run: enough to see a lost or reordered message, few enough to stay fast.
+const CALLS: u32 = 20;
+
+/// New calls per second in the interop runs (the load test goes far higher).
+const RATE_CPS: u32 = 20;
+
+/// The Almere demo tenant's 14-number in the shipped configuration.
+const ALMERE_14_NUMBER: &str = "14036";
+
+/// Almere's regular number, routed to the same tenant.
+const ALMERE_REGULAR_NUMBER: &str = "0365399911";
+
+/// A 14-number no municipality uses (there is no area code 0999), so no tenant serves it.
+const UNSERVED_NUMBER: &str = "14999";
+
+fn answered_calls(sipp: Sipp, transport: SippTransport, calls: u32) {
+    require_tool("sipp");
+    let daemon = Daemon::start(&[]);
+    sipp.transport(transport)
+        .calls(calls)
+        .rate_cps(RATE_CPS)
+        .run_against(daemon.sip_addr())
+        .assert_all_calls_succeeded(calls.into());
+}
+
+#[test]
+fn builtin_uac_calls_14036_over_udp() {
+    let sipp = Sipp::builtin("uac").service(ALMERE_14_NUMBER);
+    answered_calls(sipp, SippTransport::Udp, CALLS);
+}
+
+#[test]
+fn builtin_uac_calls_14036_over_tcp() {
+    let sipp = Sipp::builtin("uac").service(ALMERE_14_NUMBER);
+    answered_calls(sipp, SippTransport::Tcp, CALLS);
+}
+
+#[test]
+fn caller_hangs_up_on_14036_over_udp() {
+    let sipp = Sipp::scenario_file("uac_14036.xml").service(ALMERE_14_NUMBER);
+    answered_calls(sipp, SippTransport::Udp, CALLS);
+}
+
+#[test]
+fn caller_hangs_up_on_14036_over_tcp() {
+    let sipp = Sipp::scenario_file("uac_14036.xml").service(ALMERE_14_NUMBER);
+    answered_calls(sipp, SippTransport::Tcp, CALLS);
+}
+
+#[test]
+fn regular_number_reaches_the_same_tenant() {
+    let sipp = Sipp::scenario_file("uac_14036.xml").service(ALMERE_REGULAR_NUMBER);
+    answered_calls(sipp, SippTransport::Udp, 5);
+}
+
+#[test]
+fn unknown_number_is_rejected_with_404() {
+    let sipp = Sipp::scenario_file("uac_unknown_number.xml").service(UNSERVED_NUMBER);
+    answered_calls(sipp, SippTransport::Udp, 5);
+}
+
+#[test]
+fn options_is_answered_200_over_udp_and_tcp() {
+    require_tool("sipp");
+    let daemon = Daemon::start(&[]);
+    for transport in [SippTransport::Udp, SippTransport::Tcp] {
+        Sipp::scenario_file("uac_options.xml")
+            .transport(transport)
+            .calls(3)
+            .rate_cps(RATE_CPS)
+            .run_against(daemon.sip_addr())
+            .assert_all_calls_succeeded(3);
+    }
+}
