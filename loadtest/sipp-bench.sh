@@ -16,7 +16,7 @@
 #   MEMORY_CALLS  calls held up at once for the memory figure [1000]
 #   MEMORY_RATE   call rate while building them up, calls/s [200]
 #   UAS_PORT      UDP port of the SIPp UAS in the ceiling run [15060]
-#   RUST_LOG      the daemon's log filter [warn] (per-call info lines would cost disk I/O)
+#   VEERTIEN_LOG__FILTER  the daemon's log filter [warn] (per-call info lines cost disk I/O)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -26,7 +26,7 @@ STEP_S="${STEP_S:-10}"
 MEMORY_CALLS="${MEMORY_CALLS:-1000}"
 MEMORY_RATE="${MEMORY_RATE:-200}"
 UAS_PORT="${UAS_PORT:-15060}"
-export RUST_LOG="${RUST_LOG:-warn}"
+export VEERTIEN_LOG__FILTER="${VEERTIEN_LOG__FILTER:-warn}"
 
 # A step passes when no call failed and SIPp placed calls at >= this % of the target rate.
 readonly MIN_ACHIEVED_PERCENT=95

@@ -8,6 +8,7 @@ mod support;
 use std::time::Duration;
 
 use support::baresip::Baresip;
+use support::daemon::log_field;
 use support::{require_tool, Daemon};
 
 /// Bound for each step (answer, hang-up, log line); none takes more than a fraction of it.
@@ -34,12 +35,12 @@ fn baresip_calls_14036_and_hangs_up() {
         "baresip's output does not report the call as established\n{}",
         phone.diagnostics()
     );
-    assert!(
-        daemon
-            .wait_for_log_line(&["call established"], STEP_TIMEOUT)
-            .is_some(),
-        "the daemon did not log `call established`"
-    );
+    let established_line = daemon
+        .wait_for_log_line(&["call established"], STEP_TIMEOUT)
+        .expect("the daemon logs `call established` once the caller's ACK arrives");
+    let call_id = log_field(&established_line, "call")
+        .unwrap_or_else(|| panic!("no call=<id> field in {established_line:?}"))
+        .to_string();
 
     std::thread::sleep(TALK_TIME);
     phone.hangup();
@@ -48,10 +49,14 @@ fn baresip_calls_14036_and_hangs_up() {
         "baresip did not close the call after hanging up\n{}",
         phone.diagnostics()
     );
+    let call_field = format!("call={call_id}");
     assert!(
         daemon
-            .wait_for_log_line(&["call ended", "caller hung up"], STEP_TIMEOUT)
+            .wait_for_log_line(
+                &["call ended", &call_field, "reason=caller_hung_up"],
+                STEP_TIMEOUT
+            )
             .is_some(),
-        "the daemon did not log `call ended` with reason `caller hung up`"
+        "the daemon did not log `call ended {call_field} reason=caller_hung_up`"
     );
 }

@@ -23,9 +23,17 @@ const ALMERE_REGULAR_NUMBER: &str = "0365399911";
 /// A 14-number no municipality uses (there is no area code 0999), so no tenant serves it.
 const UNSERVED_NUMBER: &str = "14999";
 
+/// How long the daemon rings before it answers in the CANCEL test: far longer than SIPp
+/// needs to send its CANCEL after the 180, so the CANCEL always wins.
+const RINGING_MS: &str = "5000";
+
 fn answered_calls(sipp: Sipp, transport: SippTransport, calls: u32) {
+    calls_to_daemon(&[], sipp, transport, calls);
+}
+
+fn calls_to_daemon(daemon_env: &[(&str, &str)], sipp: Sipp, transport: SippTransport, calls: u32) {
     require_tool("sipp");
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start(daemon_env);
     sipp.transport(transport)
         .calls(calls)
         .rate_cps(RATE_CPS)
@@ -67,6 +75,13 @@ fn regular_number_reaches_the_same_tenant() {
 fn unknown_number_is_rejected_with_404() {
     let sipp = Sipp::scenario_file("uac_unknown_number.xml").service(UNSERVED_NUMBER);
     answered_calls(sipp, SippTransport::Udp, 5);
+}
+
+#[test]
+fn caller_cancels_a_ringing_call() {
+    let ringing = [("VEERTIEN_SIP__ANSWER_DELAY_MS", RINGING_MS)];
+    let sipp = Sipp::scenario_file("uac_cancel.xml").service(ALMERE_14_NUMBER);
+    calls_to_daemon(&ringing, sipp, SippTransport::Udp, 5);
 }
 
 #[test]

@@ -55,6 +55,8 @@ impl Daemon {
             .env("VEERTIEN_HTTP__LISTEN", "127.0.0.1:0")
             .env("VEERTIEN_RTP__PORT_MIN", rtp_port_min.to_string())
             .env("VEERTIEN_RTP__PORT_MAX", rtp_port_max.to_string())
+            // Plain log lines, so tests can search them for `key=value` fields.
+            .env("NO_COLOR", "1")
             .envs(extra_env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -237,7 +239,7 @@ fn spawn_stderr_collector(
             match reader.read_until(b'\n', &mut line) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
-                    let text = String::from_utf8_lossy(&line);
+                    let text = strip_ansi_escapes(&String::from_utf8_lossy(&line));
                     if let Ok(mut buffer) = buffer.lock() {
                         buffer.push_str(&text);
                     }
@@ -245,6 +247,33 @@ fn spawn_stderr_collector(
             }
         }
     })
+}
+
+/// Removes terminal colour sequences (`ESC [ ... letter`), should the log writer add them
+/// despite `NO_COLOR`.
+fn strip_ansi_escapes(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for sequence_char in chars.by_ref() {
+                if sequence_char.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+}
+
+/// The value of the `key=value` field in a log line (up to the next space), if present.
+pub fn log_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let pattern = format!("{key}=");
+    line.split_whitespace()
+        .find_map(|word| word.strip_prefix(pattern.as_str()))
 }
 
 /// SIGTERM, wait up to `STOP_TIMEOUT`, then SIGKILL.
@@ -284,6 +313,22 @@ mod tests {
             parse_ready_line("veertien ready sip=127.0.0.1:40123 http=127.0.0.1:40124").unwrap();
         assert_eq!(ready.sip_addr, "127.0.0.1:40123".parse().unwrap());
         assert_eq!(ready.http_addr, "127.0.0.1:40124".parse().unwrap());
+    }
+
+    #[test]
+    fn strips_colour_sequences() {
+        let coloured =
+            "\u{1b}[32m INFO\u{1b}[0m call ended \u{1b}[3mcall\u{1b}[0m\u{1b}[2m=\u{1b}[0mc7";
+        assert_eq!(strip_ansi_escapes(coloured), " INFO call ended call=c7");
+    }
+
+    #[test]
+    fn finds_a_field_of_a_log_line() {
+        let line =
+            "INFO veertien::engine: call ended call=c7 reason=caller_hung_up duration_ms=1500";
+        assert_eq!(log_field(line, "call"), Some("c7"));
+        assert_eq!(log_field(line, "reason"), Some("caller_hung_up"));
+        assert_eq!(log_field(line, "tenant"), None);
     }
 
     #[test]
