@@ -86,9 +86,12 @@ impl Daemon {
                 daemon
             }
             Err(reason) => {
-                daemon.stop();
+                let exit = match daemon.stop() {
+                    Some(status) => format!("; it exited with {status}"),
+                    None => String::new(),
+                };
                 panic!(
-                    "veertien did not become ready: {reason}\n--- daemon stderr ---\n{}",
+                    "veertien did not become ready: {reason}{exit}\n--- daemon stderr ---\n{}",
                     tail(&daemon.stderr_text(), 8000)
                 );
             }
