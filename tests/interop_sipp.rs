@@ -5,8 +5,10 @@
 
 mod support;
 
+use std::time::Duration;
+
 use support::sipp::{Sipp, SippTransport};
-use support::{require_tool, Daemon};
+use support::{require_tool, send_signal, Daemon};
 
 /// Calls per SIPp run: enough to see a lost or reordered message, few enough to stay fast.
 const CALLS: u32 = 20;
@@ -26,6 +28,13 @@ const UNSERVED_NUMBER: &str = "14999";
 /// How long the daemon rings before it answers in the CANCEL test: far longer than SIPp
 /// needs to send its CANCEL after the 180, so the CANCEL always wins.
 const RINGING_MS: &str = "5000";
+
+/// How long the call in progress lasts in the shutdown test: long enough to stop the
+/// daemon and place a second call while the first is still up.
+const HELD_CALL_MS: &str = "8000";
+
+/// Bound for each step of the shutdown test (a log line, the daemon's exit).
+const STEP_TIMEOUT: Duration = Duration::from_secs(15);
 
 fn answered_calls(sipp: Sipp, transport: SippTransport, calls: u32) {
     calls_to_daemon(&[], sipp, transport, calls);
@@ -96,4 +105,46 @@ fn options_is_answered_200_over_udp_and_tcp() {
             .run_against(daemon.sip_addr())
             .assert_all_calls_succeeded(3);
     }
+}
+
+#[test]
+fn shutdown_refuses_new_calls_and_drains_the_call_in_progress() {
+    require_tool("sipp");
+    let mut daemon = Daemon::start(&[]);
+    let sip_addr = daemon.sip_addr();
+    let held_call = std::thread::spawn(move || {
+        Sipp::builtin("uac")
+            .service(ALMERE_14_NUMBER)
+            .arg("-d")
+            .arg(HELD_CALL_MS)
+            .run_against(sip_addr)
+    });
+    assert!(
+        daemon
+            .wait_for_log_line(&["call established"], STEP_TIMEOUT)
+            .is_some(),
+        "the held call was not established"
+    );
+
+    assert!(send_signal(daemon.pid(), "TERM"), "cannot send SIGTERM");
+    assert!(
+        daemon
+            .wait_for_log_line(&["shutting down"], STEP_TIMEOUT)
+            .is_some(),
+        "the daemon did not log `shutting down` after SIGTERM"
+    );
+    Sipp::scenario_file("uac_refused_503.xml")
+        .service(ALMERE_14_NUMBER)
+        .run_against(sip_addr)
+        .assert_all_calls_succeeded(1);
+
+    held_call
+        .join()
+        .expect("the SIPp thread does not panic")
+        .assert_all_calls_succeeded(1);
+    let exit = daemon.wait_for_exit(STEP_TIMEOUT);
+    assert!(
+        exit.is_some_and(|status| status.success()),
+        "the daemon did not exit 0 after draining its last call: {exit:?}"
+    );
 }

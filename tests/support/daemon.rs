@@ -141,6 +141,22 @@ impl Daemon {
         }
     }
 
+    /// Waits up to `timeout` for the daemon to exit by itself (after a SIGTERM the test sent
+    /// and its drain) and returns how it exited; `None` if it is still running.
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while self.exit_status.is_none() {
+            match self.child.try_wait() {
+                Ok(Some(status)) => self.exit_status = Some(status),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        self.exit_status
+    }
+
     /// Stops the daemon gracefully (SIGTERM), kills it if it has not exited within 20 s,
     /// and returns how it exited (`None` if it could not be reaped). Idempotent.
     pub fn stop(&mut self) -> Option<ExitStatus> {
