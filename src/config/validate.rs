@@ -103,7 +103,8 @@ pub(crate) fn validate(raw: &RawSettings, origins: &Origins) -> Result<Settings,
 
     let http_listen = socket_address(&raw.http.listen, "http.listen", &mut report);
     if let (Some(http), Some(sip)) = (http_listen, sip_listen) {
-        if http == sip {
+        // Port 0 asks the kernel for a free port, so two port-0 addresses never collide.
+        if http == sip && http.port() != 0 {
             report(
                 "http.listen",
                 format!("must differ from sip.listen ({sip}): SIP also listens on TCP there"),

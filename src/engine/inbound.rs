@@ -393,7 +393,7 @@ impl Engine {
         self.ports.release(call.rtp_port);
         self.stats.calls_ended += 1;
         let duration = self.now.mono - call.established_at.unwrap_or(call.arrived_at);
-        tracing::info!(call = %id, reason = reason.as_str(), duration_ms = duration.as_millis() as u64, "call ended");
+        tracing::info!(call = %id, reason = %reason.as_str(), duration_ms = duration.as_millis() as u64, "call ended");
         self.outputs.push_back(Output::Media(MediaCommand::Close { session: call.media, rtp_port: call.rtp_port }));
         self.outputs.push_back(Output::Notify(Notification::CallEnded { call: id, tenant: call.tenant, reason, duration }));
         self.check_drained();
