@@ -4,8 +4,8 @@
 //! deletions, truncations, spliced or duplicated header lines, huge numbers, stray line
 //! breaks). The properties: nothing panics; a parsed message serialises to bytes that
 //! parse again to the same message; every typed view that parses prints back to text that
-//! parses to the same value. `VEERTIEN_FUZZ_ITERATIONS` sets the number of cases and
-//! `VEERTIEN_FUZZ_SEED` the seed; a failure prints both and the case.
+//! parses to the same value. `FUZZ_ITERATIONS` sets the number of cases and
+//! `FUZZ_SEED` the seed; a failure prints both and the case.
 
 use bytes::Bytes;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -261,8 +261,8 @@ fn exercise(case: &[u8], chunk_seed: u64) {
 
 #[test]
 fn mutated_corpus_never_panics_and_round_trips() {
-    let seed = env_number("VEERTIEN_FUZZ_SEED", DEFAULT_SEED);
-    let iterations = env_number("VEERTIEN_FUZZ_ITERATIONS", DEFAULT_ITERATIONS);
+    let seed = env_number("FUZZ_SEED", DEFAULT_SEED);
+    let iterations = env_number("FUZZ_ITERATIONS", DEFAULT_ITERATIONS);
     let corpus = corpus();
     assert!(!corpus.is_empty(), "corpus present");
     let mut rng = SeededRng::fork(seed, "sip_msg_mutation");
