@@ -2,7 +2,7 @@
 //! is single-threaded; the driver copies them out for `/metrics` and logs.
 
 /// Every reason a message was dropped or refused is counted here, never silently lost.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct EngineStats {
     /// Datagrams or stream frames that did not parse as SIP.
     pub malformed_dropped: u64,

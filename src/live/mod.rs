@@ -49,7 +49,6 @@ pub struct Snapshot {
     pub active_transactions: usize,
     pub rtp_ports_in_use: usize,
     pub draining: bool,
-    #[serde(skip)]
     pub stats: EngineStats,
 }
 
