@@ -71,6 +71,17 @@ impl Headers {
         }
     }
 
+    /// Replaces the value of the first field of `name` in place; false if there is none.
+    pub fn replace_first(&mut self, name: &HeaderName, value: impl Into<Bytes>) -> bool {
+        match self.fields.iter_mut().find(|h| &h.name == name) {
+            Some(field) => {
+                field.value = value.into();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Removes every field of `name`.
     pub fn remove(&mut self, name: &HeaderName) {
         self.fields.retain(|h| &h.name != name);

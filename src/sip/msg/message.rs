@@ -2,6 +2,7 @@
 
 use super::header_name::HeaderName;
 use super::headers::Headers;
+use super::lex;
 use super::method::Method;
 use super::typed::{CSeq, NameAddr, SipUri, TypedError, Via};
 use bytes::Bytes;
@@ -100,6 +101,19 @@ macro_rules! typed_accessors {
                 Ok(out)
             }
 
+            /// Replaces the topmost Via value with `via` (e.g. after adding `received` and
+            /// `rport`, RFC 3261 §18.2.1, RFC 3581 §4). Other values sharing the first Via
+            /// field are kept as they were.
+            pub fn set_top_via(&mut self, via: &Via) -> Result<(), TypedError> {
+                let raw = self.headers.get(&HeaderName::Via).ok_or(TypedError::Missing("Via"))?;
+                let text = lex::text(raw, "Via")?;
+                let parts = lex::split_outside_quotes(text, b',', "Via")?;
+                let mut values = vec![via.to_string()];
+                values.extend(parts.iter().skip(1).map(|part| lex::trim(part).to_string()));
+                self.headers.replace_first(&HeaderName::Via, values.join(", "));
+                Ok(())
+            }
+
             /// Record-Route values in order.
             pub fn record_routes(&self) -> Result<Vec<NameAddr>, TypedError> {
                 let mut out = Vec::new();
@@ -156,8 +170,54 @@ impl Response {
         response
     }
 
+    /// Sets the To tag (RFC 3261 §8.2.6.2: a UAS adds one to every response but 100),
+    /// replacing any tag already there.
+    pub fn set_to_tag(&mut self, tag: &str) -> Result<(), TypedError> {
+        let to = self.to_header()?.with_tag(tag);
+        self.headers.set(HeaderName::To, to.to_string());
+        Ok(())
+    }
+
     /// 1xx.
     pub fn is_provisional(&self) -> bool {
         self.status < 200
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request_with_vias(first_field: &str) -> Request {
+        let mut request = Request::new(Method::Options, "sip:a@example.com");
+        request.headers.push(HeaderName::From, "<sip:b@example.com>;tag=1");
+        request.headers.push(HeaderName::Via, first_field.to_string());
+        request.headers.push(HeaderName::Via, "SIP/2.0/UDP third.example.com");
+        request
+    }
+
+    #[test]
+    fn set_top_via_keeps_the_other_values() {
+        let mut request = request_with_vias("SIP/2.0/UDP first.example.com;rport, SIP/2.0/TCP second.example.com");
+        let mut top = request.top_via().expect("valid");
+        top.set_received("192.0.2.7");
+        top.set_rport(5099);
+        request.set_top_via(&top).expect("has a Via");
+        let hosts: Vec<String> = request.vias().expect("valid").into_iter().map(|via| via.host).collect();
+        assert_eq!(hosts, ["first.example.com", "second.example.com", "third.example.com"]);
+        let top = request.top_via().expect("valid");
+        assert_eq!((top.received(), top.rport()), (Some("192.0.2.7"), Some(Some(5099))));
+        assert_eq!(request.headers.get(&HeaderName::From).expect("kept").as_ref(), b"<sip:b@example.com>;tag=1");
+    }
+
+    #[test]
+    fn set_to_tag_adds_a_tag() {
+        let mut request = request_with_vias("SIP/2.0/UDP first.example.com");
+        request.headers.push(HeaderName::To, "Bob <sip:bob@example.com>");
+        let mut response = Response::to_request(&request, 200, "OK");
+        response.set_to_tag("as83kd").expect("To present");
+        assert_eq!(response.to_header().expect("valid").tag(), Some("as83kd"));
+        assert_eq!(response.headers.get_str(&HeaderName::To), Some("\"Bob\" <sip:bob@example.com>;tag=as83kd"));
+        assert_eq!(Response::new(200, "OK").set_to_tag("x"), Err(TypedError::Missing("To")));
     }
 }

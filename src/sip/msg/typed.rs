@@ -1,8 +1,13 @@
-//! Typed views of the headers the engine reads. Parsed on demand from raw values.
-//! (Skeleton: implemented by the message-layer work.)
+//! Typed views of the headers the engine reads. Parsed on demand from raw values; every
+//! view has a `Display` that writes it back in wire form (so the engine can add `received`,
+//! `rport` or a `tag` and put the header back).
+//!
+//! The parsing lives next to each type's grammar: [`super::via`], [`super::uri`],
+//! [`super::name_addr`]; `CSeq` is small enough to live here.
 
+use super::lex;
 use super::method::Method;
-use bytes::Bytes;
+use std::fmt;
 
 /// Why a typed view could not be formed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,6 +56,9 @@ pub struct CSeq {
 }
 
 /// A SIP or SIPS URI (RFC 3261 §19.1), or another scheme kept opaque.
+///
+/// `scheme` is lower-cased. `user` and `password` keep their `%XX` escapes as received so
+/// the URI serialises back unchanged; [`SipUri::user_unescaped`] decodes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SipUri {
     pub scheme: String,
@@ -63,6 +71,8 @@ pub struct SipUri {
 }
 
 /// `[display-name] <uri>;params` or `uri;params` (From, To, Contact, Route, Record-Route).
+///
+/// `display_name` holds the text without quotes and escapes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NameAddr {
     pub display_name: Option<String>,
@@ -70,53 +80,139 @@ pub struct NameAddr {
     pub params: Vec<Param>,
 }
 
-impl Via {
-    /// The first value of a (possibly comma-separated) Via field.
-    pub fn parse_first(_raw: &[u8]) -> Result<Via, TypedError> {
-        todo!("message layer")
+impl Transport {
+    /// The transport for a Via token (case-insensitive).
+    pub fn from_token(token: &str) -> Transport {
+        match token.to_ascii_uppercase().as_str() {
+            "UDP" => Transport::Udp,
+            "TCP" => Transport::Tcp,
+            "TLS" => Transport::Tls,
+            "SCTP" => Transport::Sctp,
+            "WS" => Transport::Ws,
+            "WSS" => Transport::Wss,
+            _ => Transport::Other(token.to_string()),
+        }
     }
-    /// All values of one Via field.
-    pub fn parse_list(_raw: &[u8]) -> Result<Vec<Via>, TypedError> {
-        todo!("message layer")
+
+    /// The wire spelling.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
+            Transport::Sctp => "SCTP",
+            Transport::Ws => "WS",
+            Transport::Wss => "WSS",
+            Transport::Other(token) => token,
+        }
     }
-    /// A parameter: `None` if absent, `Some(None)` if present without value.
-    pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        self.params
-            .iter()
-            .find(|p| p.name.eq_ignore_ascii_case(name))
-            .map(|p| p.value.as_deref())
+
+    /// True for transports secured by TLS (default port 5061, RFC 3261 §19.1.2).
+    pub fn is_secure(&self) -> bool {
+        matches!(self, Transport::Tls | Transport::Wss)
     }
-    /// The branch parameter.
-    pub fn branch(&self) -> Option<&str> {
-        self.param("branch").flatten()
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Param {
+    /// A parameter with a value.
+    pub fn new(name: &str, value: &str) -> Param {
+        Param { name: name.to_string(), value: Some(value.to_string()) }
+    }
+
+    /// A parameter without a value (`;lr`).
+    pub fn flag(name: &str) -> Param {
+        Param { name: name.to_string(), value: None }
+    }
+}
+
+impl fmt::Display for Param {
+    /// `;name` or `;name=value`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            Some(value) => write!(f, ";{}={}", self.name, value),
+            None => write!(f, ";{}", self.name),
+        }
+    }
+}
+
+/// The value of parameter `name` (case-insensitive): `None` absent, `Some(None)` a flag.
+pub(crate) fn find_param<'a>(params: &'a [Param], name: &str) -> Option<Option<&'a str>> {
+    params.iter().find(|p| p.name.eq_ignore_ascii_case(name)).map(|p| p.value.as_deref())
+}
+
+/// Sets parameter `name` (replacing an existing one's value in place, else appending).
+pub(crate) fn set_param(params: &mut Vec<Param>, name: &str, value: Option<&str>) {
+    let value = value.map(str::to_string);
+    match params.iter_mut().find(|p| p.name.eq_ignore_ascii_case(name)) {
+        Some(existing) => existing.value = value,
+        None => params.push(Param { name: name.to_string(), value }),
     }
 }
 
 impl CSeq {
-    /// `1 INVITE`.
-    pub fn parse(_raw: &[u8]) -> Result<CSeq, TypedError> {
-        todo!("message layer")
+    /// `1 INVITE`. The number must fit 32 bits (RFC 3261 §8.1.1.5) and the method must be a
+    /// token; they are separated by linear white space.
+    pub fn parse(raw: &[u8]) -> Result<CSeq, TypedError> {
+        const WHAT: &str = "CSeq";
+        let text = lex::text(raw, WHAT)?;
+        let digits_len = text.bytes().take_while(u8::is_ascii_digit).count();
+        let (digits, rest) = text.split_at(digits_len);
+        if digits.is_empty() || digits.len() > 10 || !rest.starts_with([' ', '\t']) {
+            return Err(TypedError::Invalid(WHAT));
+        }
+        let seq: u32 = digits.parse().map_err(|_| TypedError::Invalid(WHAT))?;
+        let method = lex::trim(rest);
+        if !lex::is_token(method.as_bytes()) {
+            return Err(TypedError::Invalid(WHAT));
+        }
+        Ok(CSeq { seq, method: Method::from_token(method.as_bytes()) })
     }
 }
 
-impl SipUri {
-    /// A URI (sip, sips; other schemes are kept with `host` holding the opaque part).
-    pub fn parse(_raw: &[u8]) -> Result<SipUri, TypedError> {
-        todo!("message layer")
+impl fmt::Display for CSeq {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.seq, self.method)
     }
 }
 
-impl NameAddr {
-    /// One value.
-    pub fn parse(_raw: &[u8]) -> Result<NameAddr, TypedError> {
-        todo!("message layer")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cseq_parses_and_round_trips() {
+        let cseq = CSeq::parse(b" 4294967295   INVITE ").expect("valid");
+        assert_eq!(cseq.seq, u32::MAX);
+        assert_eq!(cseq.method, Method::Invite);
+        assert_eq!(cseq.to_string(), "4294967295 INVITE");
+        let extension = CSeq::parse(b"1 NEWMETHOD").expect("valid");
+        assert_eq!(extension.method, Method::Extension(bytes::Bytes::from_static(b"NEWMETHOD")));
     }
-    /// A comma-separated list (commas inside quotes or angle brackets do not split).
-    pub fn parse_list(_raw: &[u8]) -> Result<Vec<NameAddr>, TypedError> {
-        todo!("message layer")
+
+    #[test]
+    fn cseq_rejects_bad_values() {
+        assert!(CSeq::parse(b"4294967296 INVITE").is_err());
+        assert!(CSeq::parse(b"36893488147419103232 INVITE").is_err());
+        assert!(CSeq::parse(b"-1 INVITE").is_err());
+        assert!(CSeq::parse(b"1INVITE").is_err());
+        assert!(CSeq::parse(b"1 IN VITE").is_err());
+        assert!(CSeq::parse(b"1").is_err());
+        assert!(CSeq::parse(b"").is_err());
     }
-    /// The `tag` parameter.
-    pub fn tag(&self) -> Option<&str> {
-        self.params.iter().find(|p| p.name.eq_ignore_ascii_case("tag")).and_then(|p| p.value.as_deref())
+
+    #[test]
+    fn param_display_and_set() {
+        let mut params = vec![Param::flag("rport"), Param::new("branch", "z9hG4bK1")];
+        set_param(&mut params, "RPORT", Some("5060"));
+        set_param(&mut params, "received", Some("192.0.2.1"));
+        let text: String = params.iter().map(|p| p.to_string()).collect();
+        assert_eq!(text, ";rport=5060;branch=z9hG4bK1;received=192.0.2.1");
+        assert_eq!(find_param(&params, "rport"), Some(Some("5060")));
     }
 }

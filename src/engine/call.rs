@@ -1,0 +1,81 @@
+//! One inbound call as the engine tracks it: the caller's dialog, its media port and
+//! where it is in its life. The ACD issue adds queue and agent legs on top of this.
+
+use crate::core::ids::{CallId, MediaSessionId, TransactionId};
+use crate::core::time::Instant;
+use crate::sip::dialog::Dialog;
+use crate::sip::msg::{Request, Response};
+use crate::sip::transport::Peer;
+use bytes::Bytes;
+use std::time::Duration;
+
+/// Where a call is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallState {
+    /// INVITE accepted, 100 (and 180) sent; answered when the answer timer fires.
+    Ringing,
+    /// 200 OK sent, retransmitted until the ACK arrives (RFC 3261 §13.3.1.4).
+    AwaitingAck,
+    /// ACK received: media flows.
+    Established,
+    /// We sent BYE and wait for its response.
+    Ending,
+}
+
+/// Why a call ended: the disposition recorded for every call, exactly once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndReason {
+    /// The caller sent BYE.
+    CallerHungUp,
+    /// The caller cancelled before we answered.
+    CallerCancelled,
+    /// No ACK for our 200 OK within 64*T1 (RFC 3261 §13.3.1.4); we sent BYE.
+    NoAck,
+    /// The call was still up when the shutdown drain time ran out; we sent BYE.
+    ShutdownDrain,
+    /// The caller's transaction failed (timeout or transport error).
+    TransportFailure,
+    /// The offer in the ACK (late offer) had no codec in common.
+    NoCommonCodec,
+}
+
+impl EndReason {
+    /// Short stable name for logs and metric labels.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EndReason::CallerHungUp => "caller_hung_up",
+            EndReason::CallerCancelled => "caller_cancelled",
+            EndReason::NoAck => "no_ack",
+            EndReason::ShutdownDrain => "shutdown_drain",
+            EndReason::TransportFailure => "transport_failure",
+            EndReason::NoCommonCodec => "no_common_codec",
+        }
+    }
+}
+
+/// A call with its caller leg.
+#[derive(Debug)]
+pub struct Call {
+    pub id: CallId,
+    pub tenant: String,
+    pub state: CallState,
+    pub dialog: Dialog,
+    /// Where the caller's requests come from; in-dialog requests we send go here too
+    /// (symmetric routing: trunks behind NAT often advertise an unreachable Contact).
+    pub peer: Peer,
+    pub invite: Request,
+    pub invite_tx: TransactionId,
+    pub media: MediaSessionId,
+    pub rtp_port: u16,
+    /// Our SDP (answer, or offer when the INVITE had no body).
+    pub local_sdp: Bytes,
+    /// True when the INVITE had no offer and the caller's answer is expected in the ACK.
+    pub late_offer: bool,
+    /// The 200 OK we retransmit until ACK.
+    pub ok_response: Option<Response>,
+    pub ok_retransmit_interval: Duration,
+    pub arrived_at: Instant,
+    pub established_at: Option<Instant>,
+    pub bye_tx: Option<TransactionId>,
+    pub end_reason: Option<EndReason>,
+}

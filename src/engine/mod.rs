@@ -1,0 +1,334 @@
+//! The B2BUA engine: one sans-IO state machine that the drivers (live over UDP/TCP, or
+//! simulated) feed with inputs and drain for outputs. It performs no I/O and never reads
+//! a clock: feed one input, then call [`Engine::poll_output`] until it returns `None`,
+//! then sleep until [`Engine::poll_timeout`].
+//!
+//! It translates between the SIP layers (transactions, dialogs) and the media plane, and
+//! decides what to do with every request: answer a tenant's number, refuse with the right
+//! status code, or absorb it.
+
+mod call;
+mod inbound;
+mod responses;
+mod rtp_ports;
+mod stats;
+mod timers;
+
+pub use call::{CallState, EndReason};
+pub use stats::EngineStats;
+
+use crate::config::Cidr;
+use crate::core::ids::{CallId, IdAllocator, MediaSessionId};
+use crate::core::rng::SeededRng;
+use crate::core::time::{Instant, Now};
+use crate::dialplan::DialPlan;
+use crate::sip::dialog::DialogKey;
+use crate::sip::msg::{self, Message};
+use crate::sip::timers::SipTimers;
+use crate::sip::transaction::{TransactionEvent, TransactionLayer};
+use crate::sip::transport::{Peer, TransportKind};
+use bytes::Bytes;
+use call::Call;
+use responses::SUPPORTED_EXTENSIONS;
+use rtp_ports::RtpPortPool;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use timers::{TimerKind, TimerWheel};
+
+/// What the engine needs to know that is not in the dial plan.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// SIP timers T1/T2/T4.
+    pub timers: SipTimers,
+    /// The address we put in Via, Contact and SDP (the listen address, or the configured
+    /// public address when listening on 0.0.0.0).
+    pub advertised: SocketAddr,
+    /// Sources allowed to place inbound calls.
+    pub trusted_peers: Vec<Cidr>,
+    /// Our `Server`/`User-Agent` header value.
+    pub user_agent: String,
+    /// Live SIP transactions at once; requests beyond are answered 503 by the layer.
+    pub max_transactions: usize,
+    /// Calls at once; INVITEs beyond are answered 503.
+    pub max_calls: usize,
+    /// Largest UDP datagram we process; a larger request is answered 513.
+    pub max_udp_datagram_bytes: usize,
+    /// Retry-After (seconds) on 503 while draining.
+    pub retry_after_s: u32,
+    /// Delay between 180 Ringing and 200 OK. Zero answers at once; a non-zero value lets
+    /// a caller (or a test) cancel before the answer.
+    pub answer_delay_ms: u64,
+    /// RTP port range for our media sessions.
+    pub rtp_port_min: u16,
+    pub rtp_port_max: u16,
+}
+
+/// One thing that happened to the engine.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A datagram (UDP) or a complete framed message (TCP) arrived.
+    Message { now: Now, peer: Peer, bytes: Bytes },
+    /// A stream connection closed; transactions on it fail.
+    ConnectionClosed { now: Now, peer: Peer },
+    /// Time passed; fire what is due.
+    Timeout(Now),
+    /// Stop accepting calls; end established ones after `drain`.
+    Shutdown { now: Now, drain: Duration },
+}
+
+/// Something the driver must do, in the order given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send bytes to a peer (over the connection named in `peer` for TCP).
+    Transmit { peer: Peer, bytes: Bytes },
+    /// Open or close a media session on a local RTP port.
+    Media(MediaCommand),
+    /// A call-level event for logs, metrics and call records.
+    Notify(Notification),
+}
+
+/// Instructions to the media plane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaCommand {
+    /// Bind the RTP port (and RTCP on port + 1) for this session.
+    Open { session: MediaSessionId, call: CallId, rtp_port: u16, remote: Option<SocketAddr> },
+    /// Release the session's sockets.
+    Close { session: MediaSessionId, rtp_port: u16 },
+}
+
+/// Call events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notification {
+    /// A call arrived and was accepted for a tenant.
+    CallArrived { call: CallId, tenant: String },
+    /// The caller's ACK confirmed our answer.
+    CallEstablished { call: CallId, tenant: String },
+    /// The call ended; exactly one per accepted call.
+    CallEnded { call: CallId, tenant: String, reason: EndReason, duration: Duration },
+    /// The engine finished draining: no calls are left.
+    Drained,
+}
+
+/// The engine.
+pub struct Engine {
+    config: EngineConfig,
+    plan: DialPlan,
+    transactions: TransactionLayer,
+    calls: HashMap<CallId, Call>,
+    /// Dialog → call, to match in-dialog requests.
+    dialogs: HashMap<DialogKey, CallId>,
+    timers: TimerWheel,
+    ports: RtpPortPool,
+    call_ids: IdAllocator,
+    media_ids: IdAllocator,
+    tags: SeededRng,
+    branches: SeededRng,
+    outputs: VecDeque<Output>,
+    stats: EngineStats,
+    draining: bool,
+    now: Now,
+}
+
+impl Engine {
+    /// A new engine over `plan`, with all randomness derived from `seed`.
+    pub fn new(plan: DialPlan, config: EngineConfig, seed: u64, now: Now) -> Self {
+        let transactions = TransactionLayer::with_max_transactions(config.timers.clone(), config.max_transactions);
+        let ports = RtpPortPool::new(config.rtp_port_min, config.rtp_port_max);
+        Engine {
+            plan,
+            transactions,
+            calls: HashMap::new(),
+            dialogs: HashMap::new(),
+            timers: TimerWheel::default(),
+            ports,
+            call_ids: IdAllocator::default(),
+            media_ids: IdAllocator::default(),
+            tags: SeededRng::fork(seed, "sip-tags"),
+            branches: SeededRng::fork(seed, "sip-branches"),
+            outputs: VecDeque::new(),
+            stats: EngineStats::default(),
+            draining: false,
+            now,
+            config,
+        }
+    }
+
+    /// Feeds one input. Drain [`Engine::poll_output`] afterwards.
+    pub fn handle_input(&mut self, input: Input) {
+        self.dispatch(input);
+        // Handlers queue transaction events (transmissions first of all); draining them
+        // here, once, keeps every message of a call in the order it was produced.
+        self.drain_transaction_events();
+    }
+
+    fn dispatch(&mut self, input: Input) {
+        match input {
+            Input::Message { now, peer, bytes } => {
+                self.now = now;
+                self.on_bytes(peer, bytes);
+            }
+            Input::ConnectionClosed { now, peer } => {
+                self.now = now;
+                self.on_connection_closed(peer);
+            }
+            Input::Timeout(now) => {
+                self.now = now;
+                self.transactions.handle_timeout(now.mono);
+                self.fire_timers();
+            }
+            Input::Shutdown { now, drain } => {
+                self.now = now;
+                self.draining = true;
+                self.timers.schedule(now.mono + drain, TimerKind::DrainEnd);
+                self.check_drained();
+            }
+        }
+    }
+
+    /// The next output, in order; `None` when there is nothing more to do now.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When the engine next needs [`Input::Timeout`].
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.transactions.poll_timeout(), self.timers.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Counters of what the engine saw and refused.
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    /// Calls in progress.
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// RTP ports held by calls.
+    pub fn rtp_ports_in_use(&self) -> usize {
+        self.ports.in_use()
+    }
+
+    /// Live SIP transactions.
+    pub fn active_transactions(&self) -> usize {
+        self.transactions.len()
+    }
+
+    /// True once shutdown was requested and no call is left.
+    pub fn is_drained(&self) -> bool {
+        self.draining && self.calls.is_empty()
+    }
+
+    fn on_bytes(&mut self, peer: Peer, bytes: Bytes) {
+        let datagram_len = bytes.len();
+        let message = match msg::parse(bytes) {
+            Ok(message) => message,
+            Err(error) => {
+                self.on_malformed(peer, error);
+                return;
+            }
+        };
+        if let Message::Request(request) = &message {
+            if peer.transport == TransportKind::Udp && datagram_len > self.config.max_udp_datagram_bytes {
+                self.answer_oversized(request, peer);
+                return;
+            }
+            // Semantic checks come before the transaction layer, which needs Call-ID and
+            // CSeq to hold state: a broken request is answered statelessly and leaves none.
+            if let Err(rejection) = msg::validate_request(request, SUPPORTED_EXTENSIONS) {
+                self.reject(request, rejection, peer);
+                return;
+            }
+        }
+        if let Message::Response(response) = &message {
+            if let Err(reason) = msg::validate_response(response) {
+                tracing::debug!(%reason, "dropping malformed response");
+                self.stats.malformed_dropped += 1;
+                return;
+            }
+        }
+        self.transactions.handle_message(self.now.mono, message, peer);
+    }
+
+    fn on_connection_closed(&mut self, peer: Peer) {
+        let affected: Vec<CallId> = self
+            .calls
+            .values()
+            .filter(|call| call.peer.connection.is_some() && call.peer.connection == peer.connection)
+            .map(|call| call.id)
+            .collect();
+        for call in affected {
+            self.end_call(call, EndReason::TransportFailure);
+        }
+    }
+
+    fn drain_transaction_events(&mut self) {
+        while let Some(event) = self.transactions.poll_event() {
+            match event {
+                TransactionEvent::Transmit { peer, bytes } => {
+                    self.outputs.push_back(Output::Transmit { peer, bytes });
+                }
+                TransactionEvent::Request { tx, request, peer } => self.on_request(tx, request, peer),
+                TransactionEvent::Cancel { invite_tx, cancel_tx, request, peer } => {
+                    self.on_cancel(invite_tx, cancel_tx, request, peer)
+                }
+                TransactionEvent::Ack { request, peer } => self.on_ack(request, peer),
+                TransactionEvent::Response { tx, response } => self.on_response(tx, response),
+                TransactionEvent::StrayResponse { response, peer } => self.on_stray_response(response, peer),
+                TransactionEvent::Timeout { tx } | TransactionEvent::TransportError { tx } => {
+                    self.on_transaction_failed(tx)
+                }
+                TransactionEvent::Terminated { .. } => {}
+            }
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        while let Some(kind) = self.timers.pop_due(self.now.mono) {
+            match kind {
+                TimerKind::Answer(call) => self.answer_call(call),
+                TimerKind::RetransmitOk(call) => self.retransmit_ok(call),
+                TimerKind::AckTimeout(call) => self.on_ack_timeout(call),
+                TimerKind::DrainEnd => self.on_drain_end(),
+            }
+        }
+    }
+
+    fn on_drain_end(&mut self) {
+        let calls: Vec<CallId> = self.calls.keys().copied().collect();
+        for call in calls {
+            self.hang_up(call, EndReason::ShutdownDrain);
+        }
+    }
+
+    fn check_drained(&mut self) {
+        if self.is_drained() {
+            self.outputs.push_back(Output::Notify(Notification::Drained));
+        }
+    }
+
+    fn next_call_id(&mut self) -> CallId {
+        CallId(self.call_ids.next_raw())
+    }
+
+    fn next_media_id(&mut self) -> MediaSessionId {
+        MediaSessionId(self.media_ids.next_raw())
+    }
+
+    fn new_tag(&mut self) -> String {
+        self.tags.token(12)
+    }
+
+    fn new_branch(&mut self) -> String {
+        format!("z9hG4bK{}", self.branches.token(16))
+    }
+
+    fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.config.trusted_peers.iter().any(|network| network.contains(ip))
+    }
+}

@@ -1,0 +1,248 @@
+//! The live driver: real UDP and TCP sockets, the real clock, the HTTP endpoint and
+//! graceful shutdown around one sans-IO [`Engine`]. The only module that uses tokio.
+//!
+//! One task owns the engine and feeds it inputs in arrival order; socket readers hand it
+//! messages over a bounded channel. Outputs leave in the order the engine produced them
+//! (ARCHITECTURE rule 4: never reorder a call's messages).
+
+mod clock;
+mod http;
+mod media;
+mod tcp;
+
+pub use clock::LiveClock;
+
+use crate::config::Settings;
+use crate::core::ids::ConnectionId;
+use crate::dialplan::DialPlan;
+use crate::engine::{Engine, EngineConfig, EngineStats, Input, MediaCommand, Notification, Output};
+use crate::sip::timers::SipTimers;
+use crate::sip::transport::{Peer, TransportKind};
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, watch};
+
+/// Messages and connection events waiting for the engine task. When full, socket readers
+/// wait, and the kernel's socket buffer (then the kernel) sheds UDP load.
+const ENGINE_QUEUE_BOUND: usize = 8192;
+/// Largest UDP datagram read; anything larger is truncated by the kernel and fails to
+/// parse (counted).
+const UDP_READ_BUFFER_BYTES: usize = 65_535;
+
+/// Why the daemon could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// A listening socket could not be bound.
+    #[error("cannot bind {what} on {addr}: {source}")]
+    Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
+}
+
+/// What a running daemon publishes for the HTTP API: a snapshot, never a lock on the engine.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Snapshot {
+    pub active_calls: usize,
+    pub active_transactions: usize,
+    pub rtp_ports_in_use: usize,
+    pub draining: bool,
+    pub stats: EngineStats,
+}
+
+/// Events from socket tasks to the engine task.
+pub enum DriverEvent {
+    /// A complete SIP message (a datagram, or a frame of a stream).
+    Message { peer: Peer, bytes: Bytes },
+    /// A new TCP connection with its writer.
+    Connected { id: ConnectionId, writer: mpsc::Sender<Bytes> },
+    /// A TCP connection closed.
+    Disconnected { peer: Peer },
+    /// A TCP stream could not be framed; it is closed.
+    StreamError { peer: Peer },
+}
+
+/// The sockets a daemon listens on, bound before it reports ready.
+pub struct Listeners {
+    pub udp: UdpSocket,
+    pub tcp: TcpListener,
+    pub http: TcpListener,
+}
+
+impl Listeners {
+    /// Binds SIP on UDP and TCP at `sip` (port 0: one free port for both) and HTTP.
+    pub async fn bind(sip: SocketAddr, http: SocketAddr) -> Result<Self, LiveError> {
+        let (udp, tcp) = bind_sip(sip).await?;
+        let http = TcpListener::bind(http).await.map_err(|source| LiveError::Bind { what: "http", addr: http, source })?;
+        Ok(Listeners { udp, tcp, http })
+    }
+
+    /// The SIP address (UDP and TCP share it).
+    pub fn sip_addr(&self) -> Option<SocketAddr> {
+        self.udp.local_addr().ok()
+    }
+
+    /// The HTTP address.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.local_addr().ok()
+    }
+}
+
+async fn bind_sip(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), LiveError> {
+    // With port 0 the kernel picks the UDP port; TCP must then get the same number, which
+    // another process may hold: try a few times.
+    let attempts = if addr.port() == 0 { 20 } else { 1 };
+    let mut last_error = None;
+    for _ in 0..attempts {
+        let udp = UdpSocket::bind(addr).await.map_err(|source| LiveError::Bind { what: "sip udp", addr, source })?;
+        let bound = udp.local_addr().map_err(|source| LiveError::Bind { what: "sip udp", addr, source })?;
+        match TcpListener::bind(bound).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(source) => last_error = Some(LiveError::Bind { what: "sip tcp", addr: bound, source }),
+        }
+    }
+    Err(last_error.unwrap_or(LiveError::Bind {
+        what: "sip tcp",
+        addr,
+        source: std::io::Error::other("no free port"),
+    }))
+}
+
+/// The engine configuration for `settings`, advertising `sip_addr`.
+pub fn engine_config(settings: &Settings, sip_addr: SocketAddr) -> EngineConfig {
+    EngineConfig {
+        timers: SipTimers { t1_ms: settings.sip.t1_ms, t2_ms: settings.sip.t2_ms, t4_ms: settings.sip.t4_ms },
+        advertised: SocketAddr::new(settings.sip.advertised_address(), sip_addr.port()),
+        trusted_peers: settings.sip.trusted_peers.clone(),
+        user_agent: settings.sip.user_agent.clone(),
+        max_transactions: settings.sip.max_transactions,
+        max_calls: settings.limits.max_calls,
+        max_udp_datagram_bytes: settings.limits.max_udp_datagram_bytes,
+        retry_after_s: settings.shutdown.retry_after_s,
+        answer_delay_ms: settings.sip.answer_delay_ms,
+        rtp_port_min: settings.rtp.port_min,
+        rtp_port_max: settings.rtp.port_max,
+    }
+}
+
+/// Runs the daemon on bound `listeners` until `shutdown` resolves and the drain is over.
+pub async fn run(
+    settings: Settings,
+    plan: DialPlan,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), LiveError> {
+    let clock = LiveClock::start();
+    let sip_addr = listeners.sip_addr().unwrap_or(settings.sip.listen);
+    let config = engine_config(&settings, sip_addr);
+    let seed = clock.now().wall.unix_ms() as u64;
+    let mut engine = Engine::new(plan, config.clone(), seed, clock.now());
+    let (events_tx, mut events) = mpsc::channel(ENGINE_QUEUE_BOUND);
+    let (snapshot_tx, snapshot_rx) = watch::channel(Snapshot::default());
+
+    let udp = Arc::new(listeners.udp);
+    tokio::spawn(udp_reader(udp.clone(), sip_addr, events_tx.clone()));
+    tokio::spawn(tcp::accept_loop(listeners.tcp, events_tx.clone(), settings.limits.max_tcp_connections));
+    tokio::spawn(http::serve(listeners.http, snapshot_rx));
+    drop(events_tx);
+
+    let mut writers: HashMap<ConnectionId, mpsc::Sender<Bytes>> = HashMap::new();
+    let mut media = media::MediaSockets::new(config.advertised.ip());
+    let drain = Duration::from_secs(settings.shutdown.drain_s);
+    tokio::pin!(shutdown);
+    let mut shutting_down = false;
+    loop {
+        let deadline = engine.poll_timeout().map(|at| clock.to_tokio(at));
+        tokio::select! {
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                let now = clock.now();
+                match event {
+                    DriverEvent::Message { peer, bytes } => engine.handle_input(Input::Message { now, peer, bytes }),
+                    DriverEvent::Connected { id, writer } => { writers.insert(id, writer); }
+                    DriverEvent::Disconnected { peer } | DriverEvent::StreamError { peer } => {
+                        if let Some(id) = peer.connection { writers.remove(&id); }
+                        engine.handle_input(Input::ConnectionClosed { now, peer });
+                    }
+                }
+            }
+            _ = sleep_until_deadline(deadline) => engine.handle_input(Input::Timeout(clock.now())),
+            _ = &mut shutdown, if !shutting_down => {
+                shutting_down = true;
+                tracing::info!(drain_s = drain.as_secs(), active_calls = engine.active_calls(), "shutting down: refusing new calls, draining");
+                engine.handle_input(Input::Shutdown { now: clock.now(), drain });
+            }
+        }
+        let mut drained = false;
+        while let Some(output) = engine.poll_output() {
+            match output {
+                Output::Transmit { peer, bytes } => transmit(&udp, &writers, peer, bytes).await,
+                Output::Media(MediaCommand::Open { session, rtp_port, .. }) => media.open(session, rtp_port),
+                Output::Media(MediaCommand::Close { session, .. }) => media.close(session),
+                Output::Notify(Notification::Drained) => drained = true,
+                Output::Notify(_) => {}
+            }
+        }
+        snapshot_tx.send_replace(Snapshot {
+            active_calls: engine.active_calls(),
+            active_transactions: engine.active_transactions(),
+            rtp_ports_in_use: engine.rtp_ports_in_use(),
+            draining: shutting_down,
+            stats: engine.stats().clone(),
+        });
+        if drained {
+            tracing::info!("all calls ended; stopping");
+            break;
+        }
+    }
+    Ok(())
+}
+
+async fn sleep_until_deadline(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn transmit(udp: &UdpSocket, writers: &HashMap<ConnectionId, mpsc::Sender<Bytes>>, peer: Peer, bytes: Bytes) {
+    match peer.transport {
+        TransportKind::Udp => {
+            if let Err(error) = udp.send_to(&bytes, peer.remote).await {
+                tracing::debug!(%error, remote = %peer.remote, "udp send failed");
+            }
+        }
+        TransportKind::Tcp => {
+            let writer = peer.connection.and_then(|id| writers.get(&id));
+            match writer {
+                Some(writer) => {
+                    if writer.try_send(bytes).is_err() {
+                        tracing::info!(remote = %peer.remote, "tcp writer full or closed; message dropped");
+                    }
+                }
+                None => tracing::info!(remote = %peer.remote, "no tcp connection to peer; message dropped"),
+            }
+        }
+    }
+}
+
+async fn udp_reader(socket: Arc<UdpSocket>, local: SocketAddr, events: mpsc::Sender<DriverEvent>) {
+    let mut buf = vec![0u8; UDP_READ_BUFFER_BYTES];
+    loop {
+        let (len, remote) = match socket.recv_from(&mut buf).await {
+            Ok(received) => received,
+            Err(error) => {
+                // ICMP errors from earlier sends surface here on some systems; keep reading.
+                tracing::debug!(%error, "udp receive error");
+                continue;
+            }
+        };
+        let peer = Peer { transport: TransportKind::Udp, local, remote, connection: None };
+        let bytes = Bytes::copy_from_slice(&buf[..len]);
+        if events.send(DriverEvent::Message { peer, bytes }).await.is_err() {
+            return;
+        }
+    }
+}
