@@ -36,11 +36,21 @@ const HELD_CALL_MS: &str = "8000";
 /// Bound for each step of the shutdown test (a log line, the daemon's exit).
 const STEP_TIMEOUT: Duration = Duration::from_secs(15);
 
-fn answered_calls(sipp: Sipp, transport: SippTransport, calls: u32) {
-    calls_to_daemon(&[], sipp, transport, calls);
+/// The caller's number in our scenario files; it must never reach the daemon's log.
+const SCENARIO_CALLER_NUMBER: &str = "0612345678";
+
+/// Places `calls` calls with `sipp` on a fresh daemon, checks they all succeeded and
+/// returns the (still running) daemon for further checks.
+fn answered_calls(sipp: Sipp, transport: SippTransport, calls: u32) -> Daemon {
+    calls_to_daemon(&[], sipp, transport, calls)
 }
 
-fn calls_to_daemon(daemon_env: &[(&str, &str)], sipp: Sipp, transport: SippTransport, calls: u32) {
+fn calls_to_daemon(
+    daemon_env: &[(&str, &str)],
+    sipp: Sipp,
+    transport: SippTransport,
+    calls: u32,
+) -> Daemon {
     require_tool("sipp");
     let daemon = Daemon::start(daemon_env);
     sipp.transport(transport)
@@ -48,6 +58,7 @@ fn calls_to_daemon(daemon_env: &[(&str, &str)], sipp: Sipp, transport: SippTrans
         .rate_cps(RATE_CPS)
         .run_against(daemon.sip_addr())
         .assert_all_calls_succeeded(calls.into());
+    daemon
 }
 
 #[test]
@@ -65,7 +76,17 @@ fn builtin_uac_calls_14036_over_tcp() {
 #[test]
 fn caller_hangs_up_on_14036_over_udp() {
     let sipp = Sipp::scenario_file("uac_14036.xml").service(ALMERE_14_NUMBER);
-    answered_calls(sipp, SippTransport::Udp, CALLS);
+    let mut daemon = answered_calls(sipp, SippTransport::Udp, CALLS);
+    daemon.stop();
+    let log = daemon.stderr_text();
+    assert!(
+        log.contains("call established"),
+        "the daemon logged no call at all, so the privacy check below would prove nothing"
+    );
+    assert!(
+        !log.contains(SCENARIO_CALLER_NUMBER),
+        "the caller's number is in the daemon's log in clear"
+    );
 }
 
 #[test]
