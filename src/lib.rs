@@ -4,4 +4,5 @@
 //! sans-IO) → `sip`, `media`, `dialplan` → `core`. See the README's architecture section.
 
 pub mod core;
+pub mod media;
 pub mod sip;
