@@ -3,3 +3,4 @@
 //! reads a clock: the driver passes bytes and [`crate::core::time::Instant`]s in.
 
 pub mod sdp;
+pub mod rtp;
