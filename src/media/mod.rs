@@ -4,3 +4,4 @@
 
 pub mod sdp;
 pub mod rtp;
+pub mod g711;
