@@ -5,3 +5,4 @@
 pub mod sdp;
 pub mod rtp;
 pub mod g711;
+pub mod dtmf;
