@@ -6,3 +6,4 @@ pub mod sdp;
 pub mod rtp;
 pub mod g711;
 pub mod dtmf;
+pub mod playout;
