@@ -7,3 +7,4 @@ pub mod rtp;
 pub mod g711;
 pub mod dtmf;
 pub mod playout;
+pub mod wav;
