@@ -9,16 +9,17 @@ use veertien::media::sdp::{self, LocalMedia};
 const DEFAULT_ITERATIONS: u64 = 1_000_000;
 
 fn iterations() -> u64 {
-    std::env::var("VEERTIEN_FUZZ_ITERATIONS")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(DEFAULT_ITERATIONS)
+    std::env::var("VEERTIEN_FUZZ_ITERATIONS").ok().and_then(|value| value.parse().ok()).unwrap_or(DEFAULT_ITERATIONS)
 }
 
 /// Well-formed packets exercising every optional part, as mutation seeds.
 fn rtp_seeds() -> Vec<Vec<u8>> {
     let mut plain = Vec::new();
-    write_rtp(&mut plain, &RtpHeader { marker: true, payload_type: 8, sequence: 1, timestamp: 160, ssrc: 7 }, &[0xd5; 160]);
+    write_rtp(
+        &mut plain,
+        &RtpHeader { marker: true, payload_type: 8, sequence: 1, timestamp: 160, ssrc: 7 },
+        &[0xd5; 160],
+    );
     let mut full = vec![0x80 | 0x20 | 0x10 | 1, 101, 0, 2, 0, 0, 1, 64, 0, 0, 0, 7, 0, 0, 0, 9];
     full.extend_from_slice(&[0xbe, 0xde, 0, 1, 0x10, 0xaa, 0, 0, 1, 0x80, 0, 160, 0, 2]);
     let mut two_byte = vec![0x90, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 7, 0x10, 0x00, 0, 1, 1, 2, 5, 5];
@@ -74,7 +75,8 @@ fn rtp_view_never_panics_and_payload_stays_inside_packet() {
 #[test]
 fn sdp_parser_never_panics_on_mutated_offers() {
     const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 5004 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=ptime:20\r\na=rtcp:5005\r\na=sendonly\r\nm=video 5006 RTP/AVP 96\r\n";
-    let local = LocalMedia { ip: "192.0.2.1".parse().expect("literal"), rtp_port: 4000, session_id: 1, session_version: 1 };
+    let local =
+        LocalMedia { ip: "192.0.2.1".parse().expect("literal"), rtp_port: 4000, session_id: 1, session_version: 1 };
     let mut rng = SeededRng::fork(4566, "sdp-fuzz");
     let mut answered = 0u64;
     for _ in 0..iterations() / 20 {

@@ -64,9 +64,22 @@ fn readme_lists_exactly_the_generated_files() {
     assert_eq!(listed, wav_names());
     let mut required: Vec<String> = (0..=20).chain((30..=90).step_by(10)).map(|n| format!("num_{n}.wav")).collect();
     required.extend(
-        ["welcome", "position_prefix", "position_suffix", "wait_prefix", "wait_less_than_minute", "wait_about",
-         "wait_more_than", "wait_minutes", "callback_offer", "reference_prefix", "closed", "hold_music", "num_and"]
-            .map(|name| format!("{name}.wav")),
+        [
+            "welcome",
+            "position_prefix",
+            "position_suffix",
+            "wait_prefix",
+            "wait_less_than_minute",
+            "wait_about",
+            "wait_more_than",
+            "wait_minutes",
+            "callback_offer",
+            "reference_prefix",
+            "closed",
+            "hold_music",
+            "num_and",
+        ]
+        .map(|name| format!("{name}.wav")),
     );
     for name in required {
         assert!(listed.contains(&name), "{name} missing");

@@ -140,7 +140,8 @@ impl DtmfDetector {
             }
             None => {}
         }
-        self.pending = Some(Pending { timestamp, digit, duration: event.duration, last_packet_at: now, ended: event.end });
+        self.pending =
+            Some(Pending { timestamp, digit, duration: event.duration, last_packet_at: now, ended: event.end });
         if event.end && flushed.is_none() {
             return self.report_pending();
         }
@@ -149,13 +150,15 @@ impl DtmfDetector {
 
     /// When [`Self::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.pending.map(|pending| {
-            if pending.ended {
-                pending.last_packet_at
-            } else {
-                pending.last_packet_at + self.end_timeout
-            }
-        })
+        self.pending.map(
+            |pending| {
+                if pending.ended {
+                    pending.last_packet_at
+                } else {
+                    pending.last_packet_at + self.end_timeout
+                }
+            },
+        )
     }
 
     /// Reports a press whose end packets did not arrive in time.
@@ -274,7 +277,11 @@ mod tests {
         let digits: Vec<char> = feed(&mut detector, 0, &packets).iter().map(|e| e.digit).collect();
         assert_eq!(digits, ['0', '3']);
         let mut audio = Vec::new();
-        write_rtp(&mut audio, &RtpHeader { marker: false, payload_type: 8, sequence: 1, timestamp: 9000, ssrc: SSRC }, &[0, 0x80, 0, 160]);
+        write_rtp(
+            &mut audio,
+            &RtpHeader { marker: false, payload_type: 8, sequence: 1, timestamp: 9000, ssrc: SSRC },
+            &[0, 0x80, 0, 160],
+        );
         let view = RtpHeaderView::parse(&audio).expect("valid");
         assert_eq!(detector.handle_packet(at_ms(900), &view), None);
         assert_eq!(detector.poll_timeout(), None);
@@ -282,7 +289,8 @@ mod tests {
 
     #[test]
     fn event_codes_map_to_keys() {
-        let digits: String = (0..=16).filter_map(|event| TelephoneEvent { event, end: false, volume: 0, duration: 0 }.digit()).collect();
+        let digits: String =
+            (0..=16).filter_map(|event| TelephoneEvent { event, end: false, volume: 0, duration: 0 }.digit()).collect();
         assert_eq!(digits, "0123456789*#ABCD!");
         assert_eq!(TelephoneEvent { event: 17, end: false, volume: 0, duration: 0 }.digit(), None);
         assert_eq!(TelephoneEvent::parse(&[1, 2, 3]), None);

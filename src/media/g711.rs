@@ -36,11 +36,7 @@ pub const fn alaw_to_linear(byte: u8) -> i16 {
     let value = byte ^ ALAW_NEGATIVE_MASK;
     let segment = ((value >> 4) & 0x07) as i32;
     let mantissa = (value & 0x0f) as i32;
-    let magnitude = if segment == 0 {
-        (mantissa << 4) + 8
-    } else {
-        ((mantissa << 4) + 0x108) << (segment - 1)
-    };
+    let magnitude = if segment == 0 { (mantissa << 4) + 8 } else { ((mantissa << 4) + 0x108) << (segment - 1) };
     if value & 0x80 != 0 {
         magnitude as i16
     } else {

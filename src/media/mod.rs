@@ -2,9 +2,9 @@
 //! prompt playout pacing and WAV prompt loading. Nothing here opens a socket or a file, or
 //! reads a clock: the driver passes bytes and [`crate::core::time::Instant`]s in.
 
-pub mod sdp;
-pub mod rtp;
-pub mod g711;
 pub mod dtmf;
+pub mod g711;
 pub mod playout;
+pub mod rtp;
+pub mod sdp;
 pub mod wav;

@@ -361,8 +361,14 @@ mod tests {
     #[test]
     fn encoded_prompts_are_transcoded_for_the_leg() {
         let mut playout = Playout::new(Codec::Pcmu, 0, &mut SeededRng::fork(2, "playout"));
-        playout.enqueue(Instant::ZERO, Prompt::once(PromptAudio::Encoded { codec: Codec::Pcma, samples: vec![0xaa; 160].into() }));
-        playout.enqueue(Instant::ZERO, Prompt::once(PromptAudio::Encoded { codec: Codec::Pcmu, samples: vec![0x12; 160].into() }));
+        playout.enqueue(
+            Instant::ZERO,
+            Prompt::once(PromptAudio::Encoded { codec: Codec::Pcma, samples: vec![0xaa; 160].into() }),
+        );
+        playout.enqueue(
+            Instant::ZERO,
+            Prompt::once(PromptAudio::Encoded { codec: Codec::Pcmu, samples: vec![0x12; 160].into() }),
+        );
         playout.enqueue(Instant::ZERO, Prompt::once(PromptAudio::Pcm16(Vec::new().into())));
         let frames = run(&mut playout, Instant::from_micros(u64::MAX));
         assert_eq!(frames.len(), 2);

@@ -204,9 +204,7 @@ impl MediaDescription {
             if map.clock_rate != 8000 {
                 return None;
             }
-            return Codec::PREFERENCE
-                .into_iter()
-                .find(|c| map.encoding.eq_ignore_ascii_case(c.encoding_name()));
+            return Codec::PREFERENCE.into_iter().find(|c| map.encoding.eq_ignore_ascii_case(c.encoding_name()));
         }
         Codec::PREFERENCE.into_iter().find(|c| c.static_payload_type() == pt)
     }
@@ -220,9 +218,7 @@ impl MediaDescription {
     fn telephone_event_pt(&self) -> Option<u8> {
         self.payload_types().find(|pt| {
             self.rtpmaps.iter().any(|m| {
-                m.payload_type == *pt
-                    && m.clock_rate == 8000
-                    && m.encoding.eq_ignore_ascii_case("telephone-event")
+                m.payload_type == *pt && m.clock_rate == 8000 && m.encoding.eq_ignore_ascii_case("telephone-event")
             })
         })
     }
@@ -296,7 +292,9 @@ pub fn parse(sdp: &str) -> Result<SessionDescription, SdpError> {
                     None => description.connection = Some(address),
                 }
             }
-            'm' => description.media.push(parse_media(value).ok_or_else(|| malformed("expected <media> <port> <proto> <fmt>..."))?),
+            'm' => description
+                .media
+                .push(parse_media(value).ok_or_else(|| malformed("expected <media> <port> <proto> <fmt>..."))?),
             'a' => {
                 let (name, argument) = match value.split_once(':') {
                     Some((name, argument)) => (name, Some(argument)),
@@ -411,11 +409,7 @@ pub fn answer(offer: &str, local: &LocalMedia) -> Result<(String, Negotiated), S
     let mut negotiated = None;
     let mut media_sections = String::new();
     for media in &offer.media {
-        let chosen = if negotiated.is_none() && media.is_usable_audio() {
-            choose_codec(media)
-        } else {
-            None
-        };
+        let chosen = if negotiated.is_none() && media.is_usable_audio() { choose_codec(media) } else { None };
         let Some((codec, payload_type)) = chosen else {
             // RFC 3264 §6: a rejected stream keeps its m-line with port 0 and the offered formats.
             let _ = write!(media_sections, "m={} 0 {} {}\r\n", media.media, media.protocol, media.formats.join(" "));
@@ -424,7 +418,14 @@ pub fn answer(offer: &str, local: &LocalMedia) -> Result<(String, Negotiated), S
         let offered_direction = offer.direction_of(media);
         let our_direction = offered_direction.mirrored();
         let telephone_event_pt = media.telephone_event_pt();
-        write_audio_section(&mut media_sections, local.rtp_port, codec, payload_type, telephone_event_pt, our_direction);
+        write_audio_section(
+            &mut media_sections,
+            local.rtp_port,
+            codec,
+            payload_type,
+            telephone_event_pt,
+            our_direction,
+        );
         negotiated = Some(Negotiated {
             codec,
             payload_type,
@@ -442,9 +443,9 @@ pub fn answer(offer: &str, local: &LocalMedia) -> Result<(String, Negotiated), S
 
 /// Our codec for an offered audio stream and the offerer's payload type for it.
 fn choose_codec(media: &MediaDescription) -> Option<(Codec, u8)> {
-    Codec::PREFERENCE.into_iter().find_map(|codec| {
-        media.payload_types().find(|pt| media.codec_of(*pt) == Some(codec)).map(|pt| (codec, pt))
-    })
+    Codec::PREFERENCE
+        .into_iter()
+        .find_map(|codec| media.payload_types().find(|pt| media.codec_of(*pt) == Some(codec)).map(|pt| (codec, pt)))
 }
 
 /// An offer for an outgoing leg: PCMA, PCMU and telephone-event 101.
@@ -548,7 +549,8 @@ mod tests {
     /// A Cisco-style offer: many codecs, static types without rtpmap, dynamic DTMF type.
     const CISCO: &str = "v=0\no=CiscoSystemsCCM-SIP 2000 1 IN IP4 203.0.113.5\ns=SIP Call\nc=IN IP4 203.0.113.5\nb=TIAS:64000\nt=0 0\nm=audio 24580 RTP/AVP 9 0 8 18 116 118 100\nb=TIAS:64000\na=rtpmap:9 G722/8000\na=rtpmap:18 G729/8000\na=fmtp:18 annexb=no\na=rtpmap:116 iLBC/8000\na=rtpmap:118 L16/16000\na=rtpmap:100 telephone-event/8000\na=fmtp:100 0-15\na=ptime:20\na=rtcp:24581\nx-vendor-line: ignored\n";
 
-    const HOLD_OLD_STYLE: &str = "v=0\r\no=- 1 2 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 10372 RTP/AVP 8\r\n";
+    const HOLD_OLD_STYLE: &str =
+        "v=0\r\no=- 1 2 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 10372 RTP/AVP 8\r\n";
 
     const HOLD_SENDONLY: &str = "v=0\r\no=- 1 3 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 10372 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendonly\r\n";
 
@@ -634,7 +636,10 @@ mod tests {
     fn malformed_and_missing_lines() {
         assert_eq!(parse(""), Err(SdpError::MissingVersion));
         assert_eq!(parse("o=- 1 1 IN IP4 1.2.3.4\r\n"), Err(SdpError::MissingVersion));
-        assert!(matches!(parse("v=0\r\nm=audio x RTP/AVP 0\r\n"), Err(SdpError::Malformed { line_number: 2, kind: 'm', .. })));
+        assert!(matches!(
+            parse("v=0\r\nm=audio x RTP/AVP 0\r\n"),
+            Err(SdpError::Malformed { line_number: 2, kind: 'm', .. })
+        ));
         assert!(matches!(parse("v=0\r\nc=IN IP4 not-an-ip\r\n"), Err(SdpError::Malformed { kind: 'c', .. })));
         let no_connection = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nt=0 0\r\nm=audio 5004 RTP/AVP 8\r\n";
         assert_eq!(answer(no_connection, &local()), Err(SdpError::MissingConnection));
@@ -643,9 +648,17 @@ mod tests {
     #[test]
     fn our_offer_round_trips_through_answer_and_parse_answer() {
         let text = offer(&local(), Direction::SendRecv);
-        let peer = LocalMedia { ip: "198.51.100.20".parse().expect("literal"), rtp_port: 7078, session_id: 5, session_version: 9 };
+        let peer = LocalMedia {
+            ip: "198.51.100.20".parse().expect("literal"),
+            rtp_port: 7078,
+            session_id: 5,
+            session_version: 9,
+        };
         let (peer_answer, peer_view) = answer(&text, &peer).expect("we accept our own offer");
-        assert_eq!((peer_view.codec, peer_view.payload_type, peer_view.telephone_event_pt), (Codec::Pcma, 8, Some(101)));
+        assert_eq!(
+            (peer_view.codec, peer_view.payload_type, peer_view.telephone_event_pt),
+            (Codec::Pcma, 8, Some(101))
+        );
         assert_eq!(peer_view.remote_rtp, Some("192.0.2.10:40000".parse().expect("literal")));
         let ours = parse_answer(&peer_answer).expect("acceptable answer");
         assert_eq!(ours.codec, Codec::Pcma);
