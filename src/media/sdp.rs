@@ -126,7 +126,7 @@ pub struct Negotiated {
 /// Why a session description could not be used.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum SdpError {
-    /// A line we act on does not follow RFC 4566.
+    /// A `c=` or `m=` line does not follow RFC 4566.
     #[error("malformed SDP line {line_number} ({kind}=): {reason}")]
     Malformed {
         /// 1-based line number.
@@ -284,7 +284,8 @@ pub fn parse(sdp: &str) -> Result<SessionDescription, SdpError> {
             continue;
         }
         match kind {
-            'o' => description.origin = Some(parse_origin(value).ok_or_else(|| malformed("expected 6 fields"))?),
+            // We never act on o=, so a vendor's odd origin must not fail the call.
+            'o' => description.origin = parse_origin(value),
             'c' => {
                 let address = parse_connection(value).ok_or_else(|| malformed("expected IN IP4|IP6 <address>"))?;
                 match description.media.last_mut() {
@@ -308,16 +309,19 @@ pub fn parse(sdp: &str) -> Result<SessionDescription, SdpError> {
                     }
                     continue;
                 }
-                // The remaining attributes we act on are media-level only.
+                // The remaining attributes we act on are media-level only. A malformed one is
+                // skipped like an unknown one: a garbled rtpmap of a codec we do not speak must
+                // not fail the call, and a garbled one of ours just leaves that type unmapped.
                 let (Some(media), Some(argument)) = (description.media.last_mut(), argument) else {
                     continue;
                 };
                 match name {
-                    "rtpmap" => media.rtpmaps.push(parse_rtpmap(argument).ok_or_else(|| malformed("bad rtpmap"))?),
+                    "rtpmap" => media.rtpmaps.extend(parse_rtpmap(argument)),
                     "fmtp" => {
                         let (pt, parameters) = argument.split_once(' ').unwrap_or((argument, ""));
-                        let pt = pt.trim().parse::<u8>().map_err(|_| malformed("bad fmtp payload type"))?;
-                        media.fmtps.push((pt, parameters.trim().to_owned()));
+                        if let Ok(pt) = pt.trim().parse::<u8>() {
+                            media.fmtps.push((pt, parameters.trim().to_owned()));
+                        }
                     }
                     "ptime" => {
                         // Some phones send fractional ptime; we round down, a zero is ignored.
@@ -326,7 +330,7 @@ pub fn parse(sdp: &str) -> Result<SessionDescription, SdpError> {
                     }
                     "rtcp" => {
                         let port = argument.split_whitespace().next().unwrap_or("");
-                        media.rtcp_port = Some(port.parse::<u16>().map_err(|_| malformed("bad rtcp port"))?);
+                        media.rtcp_port = port.parse::<u16>().ok();
                     }
                     _ => {}
                 }
@@ -641,6 +645,13 @@ mod tests {
             Err(SdpError::Malformed { line_number: 2, kind: 'm', .. })
         ));
         assert!(matches!(parse("v=0\r\nc=IN IP4 not-an-ip\r\n"), Err(SdpError::Malformed { kind: 'c', .. })));
+        // Garbled lines we do not need are skipped, not fatal.
+        let garbled = SIPP_UAC
+            .replace("o=user1 53655765 2353687637 IN IP4 127.0.0.1", "o=broken")
+            .replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:zero\r\na=fmtp:x y\r\na=rtcp:none\r\n\u{fffd}=?");
+        let (_, negotiated) = answer(&garbled, &local()).expect("still acceptable");
+        assert_eq!(negotiated.codec, Codec::Pcmu);
+        assert_eq!(parse(&garbled).expect("parses").origin, None);
         let no_connection = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nt=0 0\r\nm=audio 5004 RTP/AVP 8\r\n";
         assert_eq!(answer(no_connection, &local()), Err(SdpError::MissingConnection));
     }
