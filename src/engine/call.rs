@@ -37,6 +37,10 @@ pub enum EndReason {
     TransportFailure,
     /// The offer in the ACK (late offer) had no codec in common.
     NoCommonCodec,
+    /// No RTP from the caller for `rtp.inactivity_timeout_s`: a dead call.
+    MediaInactive,
+    /// The media plane could not open the call's RTP port.
+    MediaUnavailable,
 }
 
 impl EndReason {
@@ -49,6 +53,8 @@ impl EndReason {
             EndReason::ShutdownDrain => "shutdown_drain",
             EndReason::TransportFailure => "transport_failure",
             EndReason::NoCommonCodec => "no_common_codec",
+            EndReason::MediaInactive => "media_inactive",
+            EndReason::MediaUnavailable => "media_unavailable",
         }
     }
 }

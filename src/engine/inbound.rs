@@ -4,7 +4,9 @@
 use super::call::{Call, CallState, EndReason};
 use super::responses::ALLOWED_METHODS;
 use super::timers::TimerKind;
-use super::{Engine, MediaCommand, Notification, Output};
+use super::media_commands::{MediaCommand, MediaFormat};
+use super::media_events::WELCOME_PROMPT;
+use super::{Engine, Notification, Output};
 use crate::core::ids::{CallId, TransactionId};
 use crate::media::sdp::{self, LocalMedia};
 use crate::sip::dialog::{Dialog, DialogKey, LocalSide};
@@ -109,12 +111,15 @@ impl Engine {
             session_id: self.branches.next_u64() >> 1,
             session_version: 1,
         };
-        let (local_sdp, late_offer, remote_rtp) = if request.body.is_empty() {
+        let (local_sdp, late_offer, remote_rtp, format) = if request.body.is_empty() {
             // Late offer (RFC 3261 §13.2.1): we offer in the 200, the answer comes in the ACK.
-            (sdp::offer(&local, sdp::Direction::SendRecv), true, None)
+            (sdp::offer(&local, sdp::Direction::SendRecv), true, None, None)
         } else {
             match sdp::answer(&String::from_utf8_lossy(&request.body), &local) {
-                Ok((answer, negotiated)) => (answer, false, negotiated.remote_rtp),
+                Ok((answer, negotiated)) => {
+                    let format = media_format(&negotiated);
+                    (answer, false, negotiated.remote_rtp, Some(format))
+                }
                 Err(error) => {
                     self.ports.release(rtp_port);
                     self.stats.no_common_codec += 1;
@@ -165,7 +170,7 @@ impl Engine {
         };
         tracing::info!(call = %id, %tenant, "call arrived");
         self.outputs.push_back(Output::Notify(Notification::CallArrived { call: id, tenant }));
-        self.outputs.push_back(Output::Media(MediaCommand::Open { session: media, call: id, rtp_port, remote: remote_rtp }));
+        self.outputs.push_back(Output::Media(MediaCommand::Open { session: media, call: id, rtp_port, remote: remote_rtp, format }));
         // RFC 3261 §17.2.1: the TU sends 100 Trying at once so the caller stops
         // retransmitting; the transaction layer absorbs any retransmission that crosses it.
         let trying = self.build_response(&call.invite, 100, "Trying", &local_tag);
@@ -263,21 +268,35 @@ impl Engine {
         }
         if call.late_offer {
             let answer = String::from_utf8_lossy(&request.body).into_owned();
-            if let Err(error) = sdp::parse_answer(&answer) {
-                tracing::info!(call = %id, %error, "late-offer answer in ACK unusable");
-                call.state = CallState::Established;
-                self.hang_up(id, EndReason::NoCommonCodec);
-                return;
+            match sdp::parse_answer(&answer) {
+                Ok(negotiated) => {
+                    let update = MediaCommand::Update {
+                        session: call.media,
+                        remote: negotiated.remote_rtp,
+                        format: media_format(&negotiated),
+                    };
+                    self.outputs.push_back(Output::Media(update));
+                }
+                Err(error) => {
+                    tracing::info!(call = %id, %error, "late-offer answer in ACK unusable");
+                    call.state = CallState::Established;
+                    self.hang_up(id, EndReason::NoCommonCodec);
+                    return;
+                }
             }
         }
+        let Some(call) = self.calls.get_mut(&id) else { return };
         call.state = CallState::Established;
         call.established_at = Some(self.now.mono);
         call.ok_response = None;
         call.dialog.confirm();
         let tenant = call.tenant.clone();
         self.stats.calls_established += 1;
+        let media = call.media;
         tracing::info!(call = %id, "call established");
         self.outputs.push_back(Output::Notify(Notification::CallEstablished { call: id, tenant }));
+        // The caller hears the welcome, then hold music until an agent takes the call.
+        self.play(media, &[WELCOME_PROMPT], false);
     }
 
     /// A request inside one of our dialogs.
@@ -443,4 +462,13 @@ fn unacceptable_content(request: &Request) -> Option<(u16, &'static str)> {
     let sdp_acceptable = accepts.is_empty()
         || accepts.iter().any(|a| a == "application/sdp" || a == "application/*" || a == "*/*");
     (!sdp_acceptable).then_some((406, "Not Acceptable"))
+}
+
+/// The media format a negotiation settled on.
+fn media_format(negotiated: &sdp::Negotiated) -> MediaFormat {
+    MediaFormat {
+        codec: negotiated.codec,
+        payload_type: negotiated.payload_type,
+        telephone_event_pt: negotiated.telephone_event_pt,
+    }
 }

@@ -9,12 +9,15 @@
 
 mod call;
 mod inbound;
+mod media_commands;
+mod media_events;
 mod responses;
 mod rtp_ports;
 mod stats;
 mod timers;
 
 pub use call::{CallState, EndReason};
+pub use media_commands::{MediaCommand, MediaEvent, MediaFormat, PromptRef};
 pub use stats::EngineStats;
 
 use crate::config::Cidr;
@@ -75,6 +78,8 @@ pub enum Input {
     Timeout(Now),
     /// Stop accepting calls; end established ones after `drain`.
     Shutdown { now: Now, drain: Duration },
+    /// The media plane observed something.
+    Media { now: Now, event: MediaEvent },
 }
 
 /// Something the driver must do, in the order given.
@@ -86,15 +91,6 @@ pub enum Output {
     Media(MediaCommand),
     /// A call-level event for logs, metrics and call records.
     Notify(Notification),
-}
-
-/// Instructions to the media plane.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MediaCommand {
-    /// Bind the RTP port (and RTCP on port + 1) for this session.
-    Open { session: MediaSessionId, call: CallId, rtp_port: u16, remote: Option<SocketAddr> },
-    /// Release the session's sockets.
-    Close { session: MediaSessionId, rtp_port: u16 },
 }
 
 /// Call events.
@@ -176,6 +172,10 @@ impl Engine {
                 self.now = now;
                 self.transactions.handle_timeout(now.mono);
                 self.fire_timers();
+            }
+            Input::Media { now, event } => {
+                self.now = now;
+                self.on_media_event(event);
             }
             Input::Shutdown { now, drain } => {
                 self.now = now;

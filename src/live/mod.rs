@@ -181,6 +181,7 @@ pub async fn run(
                 Output::Transmit { peer, bytes } => transmit(&udp, &writers, peer, bytes).await,
                 Output::Media(MediaCommand::Open { session, rtp_port, .. }) => media.open(session, rtp_port),
                 Output::Media(MediaCommand::Close { session, .. }) => media.close(session),
+                Output::Media(command) => tracing::debug!(?command, "media command not handled yet"),
                 Output::Notify(Notification::Drained) => drained = true,
                 Output::Notify(_) => {}
             }
