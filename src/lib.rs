@@ -4,5 +4,7 @@
 //! sans-IO) → `sip`, `media`, `dialplan` → `core`. See the README's architecture section.
 
 pub mod acd;
+pub mod config;
 pub mod core;
+pub mod dialplan;
 pub mod sip;

@@ -1,0 +1,146 @@
+//! The configuration exactly as written (file merged with environment overrides), before
+//! validation. Addresses stay strings here so that validation can quote the bad value.
+
+use serde::Deserialize;
+
+/// Top level of `veertien.toml`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawSettings {
+    pub sip: RawSip,
+    pub http: RawHttp,
+    pub rtp: RawRtp,
+    pub dialplan: RawDialplan,
+    pub shutdown: RawShutdown,
+    pub limits: RawLimits,
+    pub log: RawLog,
+}
+
+/// `[sip]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawSip {
+    pub listen: String,
+    pub public_address: Option<String>,
+    pub trusted_peers: Vec<String>,
+    pub t1_ms: u64,
+    pub t2_ms: u64,
+    pub t4_ms: u64,
+    pub max_transactions: usize,
+    pub user_agent: String,
+}
+
+impl Default for RawSip {
+    fn default() -> Self {
+        RawSip {
+            listen: "127.0.0.1:5060".to_owned(),
+            public_address: None,
+            trusted_peers: vec!["127.0.0.1".to_owned()],
+            t1_ms: 500,
+            t2_ms: 4000,
+            t4_ms: 5000,
+            max_transactions: 100_000,
+            user_agent: concat!("veertien/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+/// `[http]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawHttp {
+    pub listen: String,
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        RawHttp {
+            listen: "127.0.0.1:8080".to_owned(),
+        }
+    }
+}
+
+/// `[rtp]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawRtp {
+    pub port_min: u16,
+    pub port_max: u16,
+}
+
+impl Default for RawRtp {
+    fn default() -> Self {
+        RawRtp {
+            port_min: 20_000,
+            port_max: 30_000,
+        }
+    }
+}
+
+/// `[dialplan]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawDialplan {
+    pub directory: String,
+}
+
+impl Default for RawDialplan {
+    fn default() -> Self {
+        RawDialplan {
+            directory: "dialplans".to_owned(),
+        }
+    }
+}
+
+/// `[shutdown]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawShutdown {
+    pub drain_s: u64,
+    pub retry_after_s: u32,
+}
+
+impl Default for RawShutdown {
+    fn default() -> Self {
+        RawShutdown {
+            drain_s: 30,
+            retry_after_s: 60,
+        }
+    }
+}
+
+/// `[limits]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawLimits {
+    pub max_calls: usize,
+    pub max_udp_datagram_bytes: usize,
+    pub max_tcp_connections: usize,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            max_calls: 5000,
+            max_udp_datagram_bytes: 65_507,
+            max_tcp_connections: 1024,
+        }
+    }
+}
+
+/// `[log]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawLog {
+    pub filter: String,
+    pub format: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        RawLog {
+            filter: "info".to_owned(),
+            format: "text".to_owned(),
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! Validation of the merged raw configuration into [`Settings`]. Collects every problem
+//! rather than stopping at the first, so one `veertien check` run shows them all.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use super::cidr::Cidr;
+use super::error::ConfigError;
+use super::load::Origins;
+use super::raw::RawSettings;
+use super::settings::{
+    DialplanSettings, HttpSettings, LimitSettings, LogFormat, LogSettings, RtpSettings, Settings,
+    ShutdownSettings, SipSettings,
+};
+
+/// Upper bound on T1; a larger estimate of the round-trip time means a broken setup.
+const MAX_T1_MS: u64 = 10_000;
+/// Upper bound on the drain time, so a shutdown always ends.
+const MAX_DRAIN_S: u64 = 3600;
+/// Largest UDP payload over IPv4, the most a datagram buffer can ever need.
+const MAX_UDP_PAYLOAD_BYTES: usize = 65_507;
+/// Smallest datagram buffer: RFC 3261 §18.1.1 lets requests up to 1300 bytes go over UDP,
+/// and responses can be a little larger than their request.
+const MIN_UDP_DATAGRAM_BYTES: usize = 1500;
+/// Ports up to here are privileged or well known; RTP must stay above them.
+const HIGHEST_RESERVED_PORT: u16 = 1024;
+
+/// Checks every key of `raw`; returns the typed settings or all problems found.
+pub(crate) fn validate(raw: &RawSettings, origins: &Origins) -> Result<Settings, ConfigError> {
+    let mut problems = Vec::new();
+    let mut report = |key: &str, problem: String| problems.push(origins.problem(key, problem));
+
+    let sip_listen = socket_address(&raw.sip.listen, "sip.listen", &mut report);
+    let public_address = match &raw.sip.public_address {
+        None => None,
+        Some(text) => match text.parse::<IpAddr>() {
+            Ok(ip) if ip.is_unspecified() => {
+                report(
+                    "sip.public_address",
+                    format!("{text:?} is a wildcard, not an address peers can reach"),
+                );
+                None
+            }
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                report(
+                    "sip.public_address",
+                    format!("{text:?} is not an IP address"),
+                );
+                None
+            }
+        },
+    };
+    if let Some(listen) = sip_listen {
+        if listen.ip().is_unspecified() && raw.sip.public_address.is_none() {
+            report(
+                "sip.public_address",
+                format!("must be set when sip.listen is a wildcard ({listen})"),
+            );
+        }
+    }
+    let mut trusted_peers = Vec::new();
+    for (index, text) in raw.sip.trusted_peers.iter().enumerate() {
+        match text.parse::<Cidr>() {
+            Ok(network) => trusted_peers.push(network),
+            Err(e) => report(&format!("sip.trusted_peers[{index}]"), e.to_string()),
+        }
+    }
+    if raw.sip.t1_ms == 0 || raw.sip.t1_ms > MAX_T1_MS {
+        report(
+            "sip.t1_ms",
+            format!("must be between 1 and {MAX_T1_MS}, not {}", raw.sip.t1_ms),
+        );
+    }
+    if raw.sip.t2_ms < raw.sip.t1_ms {
+        report(
+            "sip.t2_ms",
+            format!("must be at least sip.t1_ms ({})", raw.sip.t1_ms),
+        );
+    }
+    if raw.sip.t4_ms == 0 {
+        report("sip.t4_ms", "must be at least 1".to_owned());
+    }
+    if raw.sip.max_transactions == 0 {
+        report("sip.max_transactions", "must be at least 1".to_owned());
+    }
+    let user_agent_ok = !raw.sip.user_agent.trim().is_empty()
+        && raw
+            .sip
+            .user_agent
+            .chars()
+            .all(|c| c.is_ascii_graphic() || c == ' ');
+    if !user_agent_ok {
+        report(
+            "sip.user_agent",
+            "must be non-empty printable ASCII (it becomes a header value)".to_owned(),
+        );
+    }
+
+    let http_listen = socket_address(&raw.http.listen, "http.listen", &mut report);
+    if let (Some(http), Some(sip)) = (http_listen, sip_listen) {
+        if http == sip {
+            report(
+                "http.listen",
+                format!("must differ from sip.listen ({sip}): SIP also listens on TCP there"),
+            );
+        }
+    }
+
+    let rtp = &raw.rtp;
+    if rtp.port_min <= HIGHEST_RESERVED_PORT {
+        report(
+            "rtp.port_min",
+            format!(
+                "must be above {HIGHEST_RESERVED_PORT}, not {}",
+                rtp.port_min
+            ),
+        );
+    }
+    if rtp.port_min % 2 != 0 {
+        report(
+            "rtp.port_min",
+            format!(
+                "must be even (RTP uses even ports, RTCP the odd one above), not {}",
+                rtp.port_min
+            ),
+        );
+    }
+    if rtp.port_max <= rtp.port_min {
+        report(
+            "rtp.port_max",
+            format!("must be above rtp.port_min ({})", rtp.port_min),
+        );
+    }
+
+    if raw.dialplan.directory.trim().is_empty() {
+        report("dialplan.directory", "must not be empty".to_owned());
+    }
+
+    if raw.shutdown.drain_s > MAX_DRAIN_S {
+        report(
+            "shutdown.drain_s",
+            format!(
+                "must be at most {MAX_DRAIN_S}, not {}",
+                raw.shutdown.drain_s
+            ),
+        );
+    }
+    if raw.shutdown.retry_after_s == 0 {
+        report("shutdown.retry_after_s", "must be at least 1".to_owned());
+    }
+
+    let limits = &raw.limits;
+    if limits.max_calls == 0 {
+        report("limits.max_calls", "must be at least 1".to_owned());
+    }
+    if !(MIN_UDP_DATAGRAM_BYTES..=MAX_UDP_PAYLOAD_BYTES).contains(&limits.max_udp_datagram_bytes) {
+        report(
+            "limits.max_udp_datagram_bytes",
+            format!(
+                "must be between {MIN_UDP_DATAGRAM_BYTES} and {MAX_UDP_PAYLOAD_BYTES}, not {}",
+                limits.max_udp_datagram_bytes
+            ),
+        );
+    }
+    if limits.max_tcp_connections == 0 {
+        report(
+            "limits.max_tcp_connections",
+            "must be at least 1".to_owned(),
+        );
+    }
+
+    if let Err(e) = tracing_subscriber::EnvFilter::try_new(&raw.log.filter) {
+        report(
+            "log.filter",
+            format!("{:?} is not a valid filter: {e}", raw.log.filter),
+        );
+    }
+    let log_format = match raw.log.format.as_str() {
+        "text" => Some(LogFormat::Text),
+        "json" => Some(LogFormat::Json),
+        other => {
+            report(
+                "log.format",
+                format!("{other:?} is not one of \"text\", \"json\""),
+            );
+            None
+        }
+    };
+
+    match (sip_listen, http_listen, log_format) {
+        (Some(sip_listen), Some(http_listen), Some(log_format)) if problems.is_empty() => {
+            Ok(Settings {
+                sip: SipSettings {
+                    listen: sip_listen,
+                    public_address,
+                    trusted_peers,
+                    t1_ms: raw.sip.t1_ms,
+                    t2_ms: raw.sip.t2_ms,
+                    t4_ms: raw.sip.t4_ms,
+                    max_transactions: raw.sip.max_transactions,
+                    user_agent: raw.sip.user_agent.clone(),
+                },
+                http: HttpSettings {
+                    listen: http_listen,
+                },
+                rtp: RtpSettings {
+                    port_min: rtp.port_min,
+                    port_max: rtp.port_max,
+                },
+                dialplan: DialplanSettings {
+                    directory: PathBuf::from(&raw.dialplan.directory),
+                },
+                shutdown: ShutdownSettings {
+                    drain_s: raw.shutdown.drain_s,
+                    retry_after_s: raw.shutdown.retry_after_s,
+                },
+                limits: LimitSettings {
+                    max_calls: limits.max_calls,
+                    max_udp_datagram_bytes: limits.max_udp_datagram_bytes,
+                    max_tcp_connections: limits.max_tcp_connections,
+                },
+                log: LogSettings {
+                    filter: raw.log.filter.clone(),
+                    format: log_format,
+                },
+            })
+        }
+        // Each `None` above came with a reported problem, so `problems` is not empty here.
+        _ => Err(ConfigError::Invalid(problems)),
+    }
+}
+
+fn socket_address(
+    text: &str,
+    key: &str,
+    report: &mut impl FnMut(&str, String),
+) -> Option<SocketAddr> {
+    match text.parse::<SocketAddr>() {
+        Ok(address) => Some(address),
+        Err(_) => {
+            report(key, format!("{text:?} is not a socket address"));
+            None
+        }
+    }
+}
