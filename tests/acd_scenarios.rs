@@ -11,7 +11,6 @@ use veertien::acd::{
     OverflowDestination, PauseReason, QueueRefusal, WaitEstimate,
 };
 use veertien::core::ids::CallId;
-use veertien::core::rng::SeededRng;
 use veertien::core::time::Instant;
 use veertien::dialplan::{parse_tenant, AgentId, QueueId, TenantId};
 
@@ -323,4 +322,244 @@ fn ring_timeout_moves_to_the_next_agent_and_the_caller_keeps_its_place() {
         ]
     );
     assert_eq!(sim.cancels()[1], (secs(26), 2, "bas".to_owned()));
+}
+
+#[test]
+fn missed_offers_auto_pause_the_agent_until_ready() {
+    let mut sim = Sim::new(
+        "ring_timeout_s = 5\nmax_missed_offers = 2\nannounce_interval_s = 0",
+        &[("ada", SERVES_BZ)],
+    );
+    sim.login(secs(0), "ada");
+    sim.arrive(secs(1), 1, 0).unwrap();
+    sim.advance_to(secs(60));
+    // Rung at 1, timed out at 6, cooldown to 11, rung again, timed out at 16: paused.
+    let offer_times: Vec<Instant> = sim.offers().iter().map(|(at, _, _)| *at).collect();
+    assert_eq!(offer_times, [secs(1), secs(11)]);
+    assert_eq!(sim.state("ada"), AgentState::Paused { reason: PauseReason::NoAnswer });
+    sim.ready(secs(61), "ada");
+    assert_eq!(sim.state("ada"), AgentState::Offered { call: CallId(1) });
+}
+
+#[test]
+fn rejected_and_busy_do_not_count_as_misses_but_skip_the_agent_once() {
+    let mut sim = Sim::new(
+        "ring_timeout_s = 10\nmax_missed_offers = 1\nannounce_interval_s = 0",
+        &[("ada", SERVES_BZ), ("bas", SERVES_BZ)],
+    );
+    sim.login(secs(0), "ada");
+    sim.login(secs(1), "bas");
+    sim.arrive(secs(2), 1, 0).unwrap();
+    sim.fail(secs(3), 1, "ada", OfferFailure::Rejected);
+    sim.fail(secs(4), 1, "bas", OfferFailure::Busy);
+    assert_eq!(sim.state("ada"), AgentState::Available { since: secs(0) });
+    assert_eq!(sim.state("bas"), AgentState::Available { since: secs(1) });
+    sim.advance_to(secs(20));
+    let offers: Vec<(Instant, String)> = sim.offers().into_iter().map(|(at, _, a)| (at, a[0].clone())).collect();
+    assert_eq!(
+        offers,
+        [(secs(2), "ada".to_owned()), (secs(3), "bas".to_owned()), (secs(13), "ada".to_owned())]
+    );
+}
+
+#[test]
+fn announcements_come_at_their_interval_with_position_and_estimate() {
+    let mut sim = Sim::new(
+        "announce_interval_s = 30\nmax_wait_s = 300\nwrap_up_s = 0",
+        &[("ada", SERVES_BZ)],
+    );
+    sim.arrive(secs(5), 1, 0).unwrap();
+    sim.arrive(secs(10), 2, 0).unwrap();
+    sim.advance_to(secs(50));
+    sim.login(secs(50), "ada");
+    sim.answer(secs(51), 1, "ada");
+    sim.advance_to(secs(100));
+    let announcements: Vec<(Instant, u64, usize, WaitEstimate)> = sim
+        .log
+        .iter()
+        .filter_map(|(at, action)| match action {
+            AcdAction::Announce { call, position, expected_wait } => Some((*at, call.0, *position, *expected_wait)),
+            _ => None,
+        })
+        .collect();
+    // Nobody staffed until 50: "more than 5 minutes" (the max wait). Afterwards one staffed
+    // agent and the default 180 s handle time: position 1 → about 3 minutes.
+    assert_eq!(
+        announcements,
+        [
+            (secs(35), 1, 1, WaitEstimate::MoreThanMinutes(5)),
+            (secs(40), 2, 2, WaitEstimate::MoreThanMinutes(5)),
+            (secs(70), 2, 1, WaitEstimate::AboutMinutes(3)),
+            (secs(100), 2, 1, WaitEstimate::AboutMinutes(3)),
+        ]
+    );
+}
+
+/// The agent the first call is offered to, given agents `(id, login second, extra toml)`.
+fn first_pick(strategy: &str, agents: &[(&str, u64, &str)]) -> Vec<String> {
+    let specs: Vec<(&str, &str)> = agents.iter().map(|(id, _, extra)| (*id, *extra)).collect();
+    let mut sim = Sim::new(&format!("strategy = \"{strategy}\"\nannounce_interval_s = 0"), &specs);
+    for (id, login_s, _) in agents {
+        sim.login(secs(*login_s), id);
+    }
+    sim.arrive(secs(100), 1, 0).unwrap();
+    sim.offers().remove(0).2
+}
+
+#[test]
+fn each_strategy_offers_the_expected_agent() {
+    let plain = [("ada", 2, SERVES_BZ), ("bas", 1, SERVES_BZ), ("cor", 3, SERVES_BZ)];
+    assert_eq!(first_pick("longest-idle", &plain), ["bas"]);
+    assert_eq!(first_pick("ring-all", &plain), ["ada", "bas", "cor"]);
+    assert_eq!(first_pick("round-robin", &plain), ["ada"]);
+    let skilled = [
+        ("ada", 1, "queues = [\"bz\"]\nskills = { bz = 3 }"),
+        ("bas", 3, "queues = [\"bz\"]\nskills = { bz = 8 }"),
+        ("cor", 2, "queues = [\"bz\"]\nskills = { bz = 8 }"),
+    ];
+    assert_eq!(first_pick("skills", &skilled), ["cor"]);
+}
+
+#[test]
+fn round_robin_and_fewest_calls_follow_history() {
+    let agents = [("ada", SERVES_BZ), ("bas", SERVES_BZ), ("cor", SERVES_BZ)];
+    let mut sim = Sim::new("strategy = \"round-robin\"\nwrap_up_s = 0\nannounce_interval_s = 0", &agents);
+    for agent in ["cor", "bas", "ada"] {
+        sim.login(secs(0), agent);
+    }
+    let mut picks = Vec::new();
+    for call in 1..=4 {
+        sim.arrive(secs(call), call, 0).unwrap();
+        let (_, _, agents) = sim.offers().pop().expect("offered");
+        picks.push(agents[0].clone());
+        take_next(&mut sim, secs(call), &agents[0]);
+    }
+    assert_eq!(picks, ["ada", "bas", "cor", "ada"]);
+
+    let mut sim = Sim::new("strategy = \"fewest-calls\"\nwrap_up_s = 0\nannounce_interval_s = 0", &agents);
+    sim.login(secs(0), "ada");
+    sim.arrive(secs(1), 1, 0).unwrap();
+    take_next(&mut sim, secs(2), "ada");
+    sim.login(secs(3), "bas");
+    sim.login(secs(4), "cor");
+    sim.arrive(secs(5), 2, 0).unwrap();
+    // ada is idle longest (since 2) but has one call; bas has none and is idle since 3.
+    assert_eq!(sim.offers().pop().expect("offered").2, ["bas"]);
+}
+
+#[test]
+fn ring_all_cancels_the_others_when_one_answers() {
+    let agents = [("ada", SERVES_BZ), ("bas", SERVES_BZ), ("cor", SERVES_BZ)];
+    let mut sim = Sim::new("strategy = \"ring-all\"\nannounce_interval_s = 0", &agents);
+    for agent in ["ada", "bas", "cor"] {
+        sim.login(secs(0), agent);
+    }
+    sim.arrive(secs(1), 1, 0).unwrap();
+    sim.answer(secs(3), 1, "bas");
+    assert_eq!(sim.cancels(), [(secs(3), 1, "ada".to_owned()), (secs(3), 1, "cor".to_owned())]);
+    assert_eq!(sim.state("ada"), AgentState::Available { since: secs(0) });
+    assert_eq!(sim.state("bas"), AgentState::OnCall { call: CallId(1) });
+    assert_eq!(sim.state("cor"), AgentState::Available { since: secs(0) });
+    sim.arrive(secs(4), 2, 0).unwrap();
+    assert_eq!(sim.offers().pop().expect("offered").2, ["ada", "cor"]);
+}
+
+#[test]
+fn caller_hanging_up_cancels_every_ringing_agent() {
+    let agents = [("ada", SERVES_BZ), ("bas", SERVES_BZ)];
+    let mut sim = Sim::new("strategy = \"ring-all\"\nannounce_interval_s = 0", &agents);
+    sim.login(secs(0), "ada");
+    sim.login(secs(0), "bas");
+    sim.arrive(secs(1), 1, 0).unwrap();
+    sim.hang_up(secs(2), 1);
+    assert_eq!(sim.cancels(), [(secs(2), 1, "ada".to_owned()), (secs(2), 1, "bas".to_owned())]);
+    let late = sim.acd.offer_answered(secs(2), CallId(1), &AgentId::new("ada"));
+    assert!(late.is_err(), "a late answer is refused so the engine hangs up the agent leg");
+    assert_eq!(sim.dispositions().len(), 1);
+}
+
+#[test]
+fn wrap_up_then_available_at_the_exact_instant() {
+    let mut sim = Sim::new("wrap_up_s = 10\nannounce_interval_s = 0", &[("ada", SERVES_BZ)]);
+    sim.login(secs(0), "ada");
+    sim.arrive(secs(1), 1, 0).unwrap();
+    sim.answer(secs(2), 1, "ada");
+    sim.arrive(secs(3), 2, 0).unwrap();
+    sim.end(secs(62), 1);
+    assert_eq!(sim.state("ada"), AgentState::WrapUp { until: secs(72) });
+    assert_eq!(sim.acd.poll_timeout(), Some(secs(72)));
+    sim.advance_to(secs(80));
+    assert_eq!(sim.offers().pop(), Some((secs(72), 2, vec!["ada".to_owned()])));
+    // Handle time 60 s talk + 10 s wrap-up moves the 180 s average a fifth of the way.
+    assert_eq!(sim.stats().average_handle_time, Duration::from_secs(158));
+}
+
+#[test]
+fn pause_during_a_call_takes_effect_after_wrap_up() {
+    let mut sim = Sim::new("wrap_up_s = 5\nannounce_interval_s = 0", &[("ada", SERVES_BZ)]);
+    sim.login(secs(0), "ada");
+    sim.arrive(secs(1), 1, 0).unwrap();
+    sim.answer(secs(2), 1, "ada");
+    sim.pause(secs(3), "ada");
+    assert_eq!(sim.state("ada"), AgentState::OnCall { call: CallId(1) });
+    sim.arrive(secs(4), 2, 0).unwrap();
+    sim.end(secs(10), 1);
+    sim.advance_to(secs(30));
+    assert_eq!(sim.state("ada"), AgentState::Paused { reason: PauseReason::Break });
+    assert_eq!(sim.offers().len(), 1);
+}
+
+#[test]
+fn unregistered_agent_is_never_offered() {
+    let mut sim = Sim::new("announce_interval_s = 0", &[("ada", SERVES_BZ)]);
+    sim.login(secs(0), "ada");
+    sim.arrive(secs(1), 1, 0).unwrap();
+    sim.advance_to(secs(2));
+    let tenant = sim.tenant.clone();
+    sim.acd.agent_registered(secs(2), &tenant, &AgentId::new("ada"), false).unwrap();
+    sim.drain();
+    assert_eq!(sim.cancels(), [(secs(2), 1, "ada".to_owned())]);
+    sim.arrive(secs(3), 2, 0).unwrap();
+    assert_eq!(sim.offers().len(), 1);
+    assert_eq!(sim.stats().agents.unreachable, 1);
+}
+
+#[test]
+fn max_wait_overflows_into_another_queue_keeping_the_arrival_for_the_service_level() {
+    let queue = "max_wait_s = 30\nannounce_interval_s = 0\noverflow = { queue = \"alg\" }";
+    let mut sim = Sim::new(queue, &[("ada", "queues = [\"alg\"]")]);
+    sim.arrive(secs(0), 1, 0).unwrap();
+    sim.advance_to(secs(30));
+    let overflow = sim.log.iter().find(|(_, a)| matches!(a, AcdAction::Overflow { .. }));
+    assert_eq!(
+        overflow,
+        Some(&(secs(30), AcdAction::Overflow { call: CallId(1), destination: OverflowDestination::Queue(QueueId::new("alg")) }))
+    );
+    sim.login(secs(31), "ada");
+    sim.answer(secs(32), 1, "ada");
+    let disposition = sim.dispositions().remove(0);
+    assert_eq!(disposition.queue, QueueId::new("alg"));
+    assert_eq!(disposition.outcome, Outcome::Answered { agent: AgentId::new("ada"), wait: Duration::from_secs(32) });
+    let alg = sim.acd.queue_stats(sim.now, &sim.tenant, &QueueId::new("alg")).unwrap();
+    assert_eq!((alg.offered, alg.service_level.answered, alg.service_level.answered_within_target), (1, 1, 0));
+    assert_eq!(sim.stats().overflowed, 1);
+}
+
+#[test]
+fn full_queue_overflows_at_arrival_and_the_deployment_bound_refuses() {
+    let config = AcdConfig { max_waiting_calls: 3, ..AcdConfig::default() };
+    let mut sim = Sim::with_config(config, "max_length = 2\nannounce_interval_s = 0", &[]);
+    sim.arrive(secs(0), 1, 0).unwrap();
+    sim.arrive(secs(0), 2, 0).unwrap();
+    let full = sim.arrive(secs(1), 3, 0);
+    let destination = OverflowDestination::PromptThenHangup("queue-full".to_owned());
+    assert_eq!(full, Err(QueueRefusal::QueueFull { destination: destination.clone() }));
+    assert_eq!(
+        sim.dispositions()[0].outcome,
+        Outcome::Overflowed { destination, wait: Duration::ZERO }
+    );
+    sim.arrive_in(secs(2), 4, "alg", 0).unwrap();
+    assert_eq!(sim.arrive_in(secs(3), 5, "alg", 0), Err(QueueRefusal::DeploymentFull));
+    assert_eq!(sim.acd.waiting_calls(), 3);
+    assert_eq!(sim.arrive(secs(4), 1, 0), Err(QueueRefusal::DuplicateCall(CallId(1))));
 }
