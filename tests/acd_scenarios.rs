@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use veertien::acd::{
-    Acd, AcdAction, AcdConfig, AgentState, Disposition, OfferFailure, Outcome,
-    OverflowDestination, PauseReason, QueueRefusal, WaitEstimate,
+    Acd, AcdAction, AcdConfig, AgentState, Disposition, OfferFailure, Outcome, OverflowDestination,
+    PauseReason, QueueRefusal, WaitEstimate,
 };
 use veertien::core::ids::CallId;
+use veertien::core::rng::SeededRng;
 use veertien::core::time::Instant;
 use veertien::dialplan::{parse_tenant, AgentId, QueueId, TenantId};
 
@@ -79,7 +80,11 @@ impl Sim {
             if deadline > at {
                 break;
             }
-            assert!(deadline >= self.now, "deadline {deadline:?} before now {:?}", self.now);
+            assert!(
+                deadline >= self.now,
+                "deadline {deadline:?} before now {:?}",
+                self.now
+            );
             self.now = deadline;
             self.acd.handle_timeout(deadline);
             self.drain();
@@ -99,7 +104,11 @@ impl Sim {
                     }
                 }
                 AcdAction::CancelOffer { call, agent } => {
-                    assert_eq!(self.engaged.remove(agent), Some(*call), "cancel of a non-ringing offer");
+                    assert_eq!(
+                        self.engaged.remove(agent),
+                        Some(*call),
+                        "cancel of a non-ringing offer"
+                    );
                 }
                 AcdAction::Disposition(Disposition { call, .. }) => {
                     assert!(self.disposed.insert(*call), "{call} disposed twice");
@@ -109,7 +118,11 @@ impl Sim {
             self.log.push((self.now, action));
         }
         if let Some(deadline) = self.acd.poll_timeout() {
-            assert!(deadline >= self.now, "deadline {deadline:?} before now {:?}", self.now);
+            assert!(
+                deadline >= self.now,
+                "deadline {deadline:?} before now {:?}",
+                self.now
+            );
         }
     }
 
@@ -117,9 +130,21 @@ impl Sim {
         self.arrive_in(at, call, "bz", priority)
     }
 
-    fn arrive_in(&mut self, at: Instant, call: u64, queue: &str, priority: u8) -> Result<(), QueueRefusal> {
+    fn arrive_in(
+        &mut self,
+        at: Instant,
+        call: u64,
+        queue: &str,
+        priority: u8,
+    ) -> Result<(), QueueRefusal> {
         self.advance_to(at);
-        let result = self.acd.call_arrived(self.now, CallId(call), &self.tenant.clone(), &QueueId::new(queue), priority);
+        let result = self.acd.call_arrived(
+            self.now,
+            CallId(call),
+            &self.tenant.clone(),
+            &QueueId::new(queue),
+            priority,
+        );
         self.drain();
         result
     }
@@ -128,54 +153,73 @@ impl Sim {
         self.advance_to(at);
         let tenant = self.tenant.clone();
         let agent = AgentId::new(agent);
-        self.acd.agent_registered(self.now, &tenant, &agent, true).expect("known agent");
-        self.acd.agent_login(self.now, &tenant, &agent).expect("known agent");
+        self.acd
+            .agent_registered(self.now, &tenant, &agent, true)
+            .expect("known agent");
+        self.acd
+            .agent_login(self.now, &tenant, &agent)
+            .expect("known agent");
         self.drain();
     }
 
     fn pause(&mut self, at: Instant, agent: &str) {
         self.advance_to(at);
         let tenant = self.tenant.clone();
-        self.acd.agent_pause(self.now, &tenant, &AgentId::new(agent), PauseReason::Break).expect("logged in");
+        self.acd
+            .agent_pause(self.now, &tenant, &AgentId::new(agent), PauseReason::Break)
+            .expect("logged in");
         self.drain();
     }
 
     fn ready(&mut self, at: Instant, agent: &str) {
         self.advance_to(at);
         let tenant = self.tenant.clone();
-        self.acd.agent_ready(self.now, &tenant, &AgentId::new(agent)).expect("logged in");
+        self.acd
+            .agent_ready(self.now, &tenant, &AgentId::new(agent))
+            .expect("logged in");
         self.drain();
     }
 
     fn answer(&mut self, at: Instant, call: u64, agent: &str) {
         self.advance_to(at);
-        self.acd.offer_answered(self.now, CallId(call), &AgentId::new(agent)).expect("ringing offer");
+        self.acd
+            .offer_answered(self.now, CallId(call), &AgentId::new(agent))
+            .expect("ringing offer");
         self.engaged.insert(AgentId::new(agent), CallId(call));
         self.drain();
     }
 
     fn fail(&mut self, at: Instant, call: u64, agent: &str, failure: OfferFailure) {
         self.advance_to(at);
-        self.acd.offer_failed(self.now, CallId(call), &AgentId::new(agent), failure).expect("ringing offer");
+        self.acd
+            .offer_failed(self.now, CallId(call), &AgentId::new(agent), failure)
+            .expect("ringing offer");
         self.engaged.remove(&AgentId::new(agent));
         self.drain();
     }
 
     fn end(&mut self, at: Instant, call: u64) {
         self.advance_to(at);
-        self.acd.call_ended(self.now, CallId(call)).expect("known call");
+        self.acd
+            .call_ended(self.now, CallId(call))
+            .expect("known call");
         self.engaged.retain(|_, c| *c != CallId(call));
         self.drain();
     }
 
     fn hang_up(&mut self, at: Instant, call: u64) {
         self.advance_to(at);
-        self.acd.caller_abandoned(self.now, CallId(call)).expect("known call");
+        self.acd
+            .caller_abandoned(self.now, CallId(call))
+            .expect("known call");
         self.drain();
     }
 
     fn state(&self, agent: &str) -> AgentState {
-        self.acd.agent_state(&self.tenant, &AgentId::new(agent)).expect("known agent").clone()
+        self.acd
+            .agent_state(&self.tenant, &AgentId::new(agent))
+            .expect("known agent")
+            .clone()
     }
 
     /// Offers in the log as `(instant, call, agents)`.
@@ -183,9 +227,11 @@ impl Sim {
         self.log
             .iter()
             .filter_map(|(at, action)| match action {
-                AcdAction::OfferToAgents { call, agents, .. } => {
-                    Some((*at, call.0, agents.iter().map(|a| a.as_str().to_owned()).collect()))
-                }
+                AcdAction::OfferToAgents { call, agents, .. } => Some((
+                    *at,
+                    call.0,
+                    agents.iter().map(|a| a.as_str().to_owned()).collect(),
+                )),
                 _ => None,
             })
             .collect()
@@ -195,7 +241,9 @@ impl Sim {
         self.log
             .iter()
             .filter_map(|(at, action)| match action {
-                AcdAction::CancelOffer { call, agent } => Some((*at, call.0, agent.as_str().to_owned())),
+                AcdAction::CancelOffer { call, agent } => {
+                    Some((*at, call.0, agent.as_str().to_owned()))
+                }
                 _ => None,
             })
             .collect()
@@ -212,7 +260,9 @@ impl Sim {
     }
 
     fn stats(&self) -> veertien::acd::QueueStats {
-        self.acd.queue_stats(self.now, &self.tenant, &QueueId::new("bz")).expect("queue exists")
+        self.acd
+            .queue_stats(self.now, &self.tenant, &QueueId::new("bz"))
+            .expect("queue exists")
     }
 }
 
@@ -230,7 +280,10 @@ fn take_next(sim: &mut Sim, at: Instant, agent: &str) -> u64 {
 
 #[test]
 fn fifo_within_a_priority_and_higher_priority_first() {
-    let mut sim = Sim::new("wrap_up_s = 0\nannounce_interval_s = 0", &[("ada", SERVES_BZ)]);
+    let mut sim = Sim::new(
+        "wrap_up_s = 0\nannounce_interval_s = 0",
+        &[("ada", SERVES_BZ)],
+    );
     sim.login(secs(0), "ada");
     sim.pause(secs(0), "ada");
     sim.arrive(secs(1), 1, 0).unwrap();
@@ -240,7 +293,9 @@ fn fifo_within_a_priority_and_higher_priority_first() {
     let positions: Vec<_> = (1..=4).map(|c| sim.acd.position(CallId(c))).collect();
     assert_eq!(positions, [Some(2), Some(3), Some(4), Some(1)]);
     sim.ready(secs(10), "ada");
-    let served: Vec<u64> = (0..4).map(|i| take_next(&mut sim, secs(20 + i), "ada")).collect();
+    let served: Vec<u64> = (0..4)
+        .map(|i| take_next(&mut sim, secs(20 + i), "ada"))
+        .collect();
     assert_eq!(served, [4, 1, 2, 3]);
 }
 
@@ -254,7 +309,11 @@ fn service_level_boundary_is_inclusive() {
     for call in 1..=3 {
         sim.arrive(secs(10), call, 0).unwrap();
     }
-    let offered: BTreeMap<u64, String> = sim.offers().into_iter().map(|(_, c, a)| (c, a[0].clone())).collect();
+    let offered: BTreeMap<u64, String> = sim
+        .offers()
+        .into_iter()
+        .map(|(_, c, a)| (c, a[0].clone()))
+        .collect();
     sim.answer(ms(34_900), 1, &offered[&1]);
     sim.answer(ms(35_000), 2, &offered[&2]);
     sim.answer(ms(35_100), 3, &offered[&3]);
@@ -266,7 +325,14 @@ fn service_level_boundary_is_inclusive() {
             other => panic!("unexpected {other:?}"),
         })
         .collect();
-    assert_eq!(waits, [Duration::from_millis(24_900), Duration::from_millis(25_000), Duration::from_millis(25_100)]);
+    assert_eq!(
+        waits,
+        [
+            Duration::from_millis(24_900),
+            Duration::from_millis(25_000),
+            Duration::from_millis(25_100)
+        ]
+    );
     let counts = sim.stats().service_level;
     assert_eq!((counts.answered, counts.answered_within_target), (3, 2));
 }
@@ -294,7 +360,14 @@ fn short_and_long_abandons_are_counted_apart() {
             _ => None,
         })
         .collect();
-    assert_eq!(abandons, [Duration::from_millis(5_000), Duration::from_millis(5_001), Duration::from_secs(32)]);
+    assert_eq!(
+        abandons,
+        [
+            Duration::from_millis(5_000),
+            Duration::from_millis(5_001),
+            Duration::from_secs(32)
+        ]
+    );
 }
 
 #[test]
@@ -336,7 +409,12 @@ fn missed_offers_auto_pause_the_agent_until_ready() {
     // Rung at 1, timed out at 6, cooldown to 11, rung again, timed out at 16: paused.
     let offer_times: Vec<Instant> = sim.offers().iter().map(|(at, _, _)| *at).collect();
     assert_eq!(offer_times, [secs(1), secs(11)]);
-    assert_eq!(sim.state("ada"), AgentState::Paused { reason: PauseReason::NoAnswer });
+    assert_eq!(
+        sim.state("ada"),
+        AgentState::Paused {
+            reason: PauseReason::NoAnswer
+        }
+    );
     sim.ready(secs(61), "ada");
     assert_eq!(sim.state("ada"), AgentState::Offered { call: CallId(1) });
 }
@@ -355,10 +433,18 @@ fn rejected_and_busy_do_not_count_as_misses_but_skip_the_agent_once() {
     assert_eq!(sim.state("ada"), AgentState::Available { since: secs(0) });
     assert_eq!(sim.state("bas"), AgentState::Available { since: secs(1) });
     sim.advance_to(secs(20));
-    let offers: Vec<(Instant, String)> = sim.offers().into_iter().map(|(at, _, a)| (at, a[0].clone())).collect();
+    let offers: Vec<(Instant, String)> = sim
+        .offers()
+        .into_iter()
+        .map(|(at, _, a)| (at, a[0].clone()))
+        .collect();
     assert_eq!(
         offers,
-        [(secs(2), "ada".to_owned()), (secs(3), "bas".to_owned()), (secs(13), "ada".to_owned())]
+        [
+            (secs(2), "ada".to_owned()),
+            (secs(3), "bas".to_owned()),
+            (secs(13), "ada".to_owned())
+        ]
     );
 }
 
@@ -378,7 +464,11 @@ fn announcements_come_at_their_interval_with_position_and_estimate() {
         .log
         .iter()
         .filter_map(|(at, action)| match action {
-            AcdAction::Announce { call, position, expected_wait } => Some((*at, call.0, *position, *expected_wait)),
+            AcdAction::Announce {
+                call,
+                position,
+                expected_wait,
+            } => Some((*at, call.0, *position, *expected_wait)),
             _ => None,
         })
         .collect();
@@ -398,7 +488,10 @@ fn announcements_come_at_their_interval_with_position_and_estimate() {
 /// The agent the first call is offered to, given agents `(id, login second, extra toml)`.
 fn first_pick(strategy: &str, agents: &[(&str, u64, &str)]) -> Vec<String> {
     let specs: Vec<(&str, &str)> = agents.iter().map(|(id, _, extra)| (*id, *extra)).collect();
-    let mut sim = Sim::new(&format!("strategy = \"{strategy}\"\nannounce_interval_s = 0"), &specs);
+    let mut sim = Sim::new(
+        &format!("strategy = \"{strategy}\"\nannounce_interval_s = 0"),
+        &specs,
+    );
     for (id, login_s, _) in agents {
         sim.login(secs(*login_s), id);
     }
@@ -408,7 +501,11 @@ fn first_pick(strategy: &str, agents: &[(&str, u64, &str)]) -> Vec<String> {
 
 #[test]
 fn each_strategy_offers_the_expected_agent() {
-    let plain = [("ada", 2, SERVES_BZ), ("bas", 1, SERVES_BZ), ("cor", 3, SERVES_BZ)];
+    let plain = [
+        ("ada", 2, SERVES_BZ),
+        ("bas", 1, SERVES_BZ),
+        ("cor", 3, SERVES_BZ),
+    ];
     assert_eq!(first_pick("longest-idle", &plain), ["bas"]);
     assert_eq!(first_pick("ring-all", &plain), ["ada", "bas", "cor"]);
     assert_eq!(first_pick("round-robin", &plain), ["ada"]);
@@ -423,7 +520,10 @@ fn each_strategy_offers_the_expected_agent() {
 #[test]
 fn round_robin_and_fewest_calls_follow_history() {
     let agents = [("ada", SERVES_BZ), ("bas", SERVES_BZ), ("cor", SERVES_BZ)];
-    let mut sim = Sim::new("strategy = \"round-robin\"\nwrap_up_s = 0\nannounce_interval_s = 0", &agents);
+    let mut sim = Sim::new(
+        "strategy = \"round-robin\"\nwrap_up_s = 0\nannounce_interval_s = 0",
+        &agents,
+    );
     for agent in ["cor", "bas", "ada"] {
         sim.login(secs(0), agent);
     }
@@ -436,7 +536,10 @@ fn round_robin_and_fewest_calls_follow_history() {
     }
     assert_eq!(picks, ["ada", "bas", "cor", "ada"]);
 
-    let mut sim = Sim::new("strategy = \"fewest-calls\"\nwrap_up_s = 0\nannounce_interval_s = 0", &agents);
+    let mut sim = Sim::new(
+        "strategy = \"fewest-calls\"\nwrap_up_s = 0\nannounce_interval_s = 0",
+        &agents,
+    );
     sim.login(secs(0), "ada");
     sim.arrive(secs(1), 1, 0).unwrap();
     take_next(&mut sim, secs(2), "ada");
@@ -456,7 +559,13 @@ fn ring_all_cancels_the_others_when_one_answers() {
     }
     sim.arrive(secs(1), 1, 0).unwrap();
     sim.answer(secs(3), 1, "bas");
-    assert_eq!(sim.cancels(), [(secs(3), 1, "ada".to_owned()), (secs(3), 1, "cor".to_owned())]);
+    assert_eq!(
+        sim.cancels(),
+        [
+            (secs(3), 1, "ada".to_owned()),
+            (secs(3), 1, "cor".to_owned())
+        ]
+    );
     assert_eq!(sim.state("ada"), AgentState::Available { since: secs(0) });
     assert_eq!(sim.state("bas"), AgentState::OnCall { call: CallId(1) });
     assert_eq!(sim.state("cor"), AgentState::Available { since: secs(0) });
@@ -472,15 +581,29 @@ fn caller_hanging_up_cancels_every_ringing_agent() {
     sim.login(secs(0), "bas");
     sim.arrive(secs(1), 1, 0).unwrap();
     sim.hang_up(secs(2), 1);
-    assert_eq!(sim.cancels(), [(secs(2), 1, "ada".to_owned()), (secs(2), 1, "bas".to_owned())]);
-    let late = sim.acd.offer_answered(secs(2), CallId(1), &AgentId::new("ada"));
-    assert!(late.is_err(), "a late answer is refused so the engine hangs up the agent leg");
+    assert_eq!(
+        sim.cancels(),
+        [
+            (secs(2), 1, "ada".to_owned()),
+            (secs(2), 1, "bas".to_owned())
+        ]
+    );
+    let late = sim
+        .acd
+        .offer_answered(secs(2), CallId(1), &AgentId::new("ada"));
+    assert!(
+        late.is_err(),
+        "a late answer is refused so the engine hangs up the agent leg"
+    );
     assert_eq!(sim.dispositions().len(), 1);
 }
 
 #[test]
 fn wrap_up_then_available_at_the_exact_instant() {
-    let mut sim = Sim::new("wrap_up_s = 10\nannounce_interval_s = 0", &[("ada", SERVES_BZ)]);
+    let mut sim = Sim::new(
+        "wrap_up_s = 10\nannounce_interval_s = 0",
+        &[("ada", SERVES_BZ)],
+    );
     sim.login(secs(0), "ada");
     sim.arrive(secs(1), 1, 0).unwrap();
     sim.answer(secs(2), 1, "ada");
@@ -489,14 +612,20 @@ fn wrap_up_then_available_at_the_exact_instant() {
     assert_eq!(sim.state("ada"), AgentState::WrapUp { until: secs(72) });
     assert_eq!(sim.acd.poll_timeout(), Some(secs(72)));
     sim.advance_to(secs(80));
-    assert_eq!(sim.offers().pop(), Some((secs(72), 2, vec!["ada".to_owned()])));
+    assert_eq!(
+        sim.offers().pop(),
+        Some((secs(72), 2, vec!["ada".to_owned()]))
+    );
     // Handle time 60 s talk + 10 s wrap-up moves the 180 s average a fifth of the way.
     assert_eq!(sim.stats().average_handle_time, Duration::from_secs(158));
 }
 
 #[test]
 fn pause_during_a_call_takes_effect_after_wrap_up() {
-    let mut sim = Sim::new("wrap_up_s = 5\nannounce_interval_s = 0", &[("ada", SERVES_BZ)]);
+    let mut sim = Sim::new(
+        "wrap_up_s = 5\nannounce_interval_s = 0",
+        &[("ada", SERVES_BZ)],
+    );
     sim.login(secs(0), "ada");
     sim.arrive(secs(1), 1, 0).unwrap();
     sim.answer(secs(2), 1, "ada");
@@ -505,7 +634,12 @@ fn pause_during_a_call_takes_effect_after_wrap_up() {
     sim.arrive(secs(4), 2, 0).unwrap();
     sim.end(secs(10), 1);
     sim.advance_to(secs(30));
-    assert_eq!(sim.state("ada"), AgentState::Paused { reason: PauseReason::Break });
+    assert_eq!(
+        sim.state("ada"),
+        AgentState::Paused {
+            reason: PauseReason::Break
+        }
+    );
     assert_eq!(sim.offers().len(), 1);
 }
 
@@ -516,7 +650,9 @@ fn unregistered_agent_is_never_offered() {
     sim.arrive(secs(1), 1, 0).unwrap();
     sim.advance_to(secs(2));
     let tenant = sim.tenant.clone();
-    sim.acd.agent_registered(secs(2), &tenant, &AgentId::new("ada"), false).unwrap();
+    sim.acd
+        .agent_registered(secs(2), &tenant, &AgentId::new("ada"), false)
+        .unwrap();
     sim.drain();
     assert_eq!(sim.cancels(), [(secs(2), 1, "ada".to_owned())]);
     sim.arrive(secs(3), 2, 0).unwrap();
@@ -530,36 +666,288 @@ fn max_wait_overflows_into_another_queue_keeping_the_arrival_for_the_service_lev
     let mut sim = Sim::new(queue, &[("ada", "queues = [\"alg\"]")]);
     sim.arrive(secs(0), 1, 0).unwrap();
     sim.advance_to(secs(30));
-    let overflow = sim.log.iter().find(|(_, a)| matches!(a, AcdAction::Overflow { .. }));
+    let overflow = sim
+        .log
+        .iter()
+        .find(|(_, a)| matches!(a, AcdAction::Overflow { .. }));
     assert_eq!(
         overflow,
-        Some(&(secs(30), AcdAction::Overflow { call: CallId(1), destination: OverflowDestination::Queue(QueueId::new("alg")) }))
+        Some(&(
+            secs(30),
+            AcdAction::Overflow {
+                call: CallId(1),
+                destination: OverflowDestination::Queue(QueueId::new("alg"))
+            }
+        ))
     );
     sim.login(secs(31), "ada");
     sim.answer(secs(32), 1, "ada");
     let disposition = sim.dispositions().remove(0);
     assert_eq!(disposition.queue, QueueId::new("alg"));
-    assert_eq!(disposition.outcome, Outcome::Answered { agent: AgentId::new("ada"), wait: Duration::from_secs(32) });
-    let alg = sim.acd.queue_stats(sim.now, &sim.tenant, &QueueId::new("alg")).unwrap();
-    assert_eq!((alg.offered, alg.service_level.answered, alg.service_level.answered_within_target), (1, 1, 0));
+    assert_eq!(
+        disposition.outcome,
+        Outcome::Answered {
+            agent: AgentId::new("ada"),
+            wait: Duration::from_secs(32)
+        }
+    );
+    let alg = sim
+        .acd
+        .queue_stats(sim.now, &sim.tenant, &QueueId::new("alg"))
+        .unwrap();
+    assert_eq!(
+        (
+            alg.offered,
+            alg.service_level.answered,
+            alg.service_level.answered_within_target
+        ),
+        (1, 1, 0)
+    );
     assert_eq!(sim.stats().overflowed, 1);
 }
 
 #[test]
 fn full_queue_overflows_at_arrival_and_the_deployment_bound_refuses() {
-    let config = AcdConfig { max_waiting_calls: 3, ..AcdConfig::default() };
+    let config = AcdConfig {
+        max_waiting_calls: 3,
+        ..AcdConfig::default()
+    };
     let mut sim = Sim::with_config(config, "max_length = 2\nannounce_interval_s = 0", &[]);
     sim.arrive(secs(0), 1, 0).unwrap();
     sim.arrive(secs(0), 2, 0).unwrap();
     let full = sim.arrive(secs(1), 3, 0);
     let destination = OverflowDestination::PromptThenHangup("queue-full".to_owned());
-    assert_eq!(full, Err(QueueRefusal::QueueFull { destination: destination.clone() }));
+    assert_eq!(
+        full,
+        Err(QueueRefusal::QueueFull {
+            destination: destination.clone()
+        })
+    );
     assert_eq!(
         sim.dispositions()[0].outcome,
-        Outcome::Overflowed { destination, wait: Duration::ZERO }
+        Outcome::Overflowed {
+            destination,
+            wait: Duration::ZERO
+        }
     );
     sim.arrive_in(secs(2), 4, "alg", 0).unwrap();
-    assert_eq!(sim.arrive_in(secs(3), 5, "alg", 0), Err(QueueRefusal::DeploymentFull));
+    assert_eq!(
+        sim.arrive_in(secs(3), 5, "alg", 0),
+        Err(QueueRefusal::DeploymentFull)
+    );
     assert_eq!(sim.acd.waiting_calls(), 3);
-    assert_eq!(sim.arrive(secs(4), 1, 0), Err(QueueRefusal::DuplicateCall(CallId(1))));
+    assert_eq!(
+        sim.arrive(secs(4), 1, 0),
+        Err(QueueRefusal::DuplicateCall(CallId(1)))
+    );
+}
+
+/// Checks that the ACD's agent states agree with the engine's view of offers and calls.
+fn assert_states_match_engine_view(sim: &Sim, agents: &[&str]) {
+    for agent in agents {
+        let engaged = sim.engaged.get(&AgentId::new(*agent)).copied();
+        let in_call = match sim.state(agent) {
+            AgentState::Offered { call } | AgentState::OnCall { call } => Some(call),
+            _ => None,
+        };
+        assert_eq!(engaged, in_call, "{agent}: engine view vs ACD state");
+    }
+}
+
+/// One random run: arrivals, answers, failures, hang-ups, call ends and agent changes,
+/// with the invariants checked by [`Sim`] after every step. Returns the dispositions.
+fn random_run(seed: u64) -> Vec<Disposition> {
+    const AGENTS: [&str; 4] = ["ada", "bas", "cor", "dirk"];
+    const STRATEGIES: [&str; 5] = [
+        "longest-idle",
+        "round-robin",
+        "ring-all",
+        "fewest-calls",
+        "skills",
+    ];
+    let mut rng = SeededRng::fork(seed, "acd-invariants");
+    let strategy = STRATEGIES[rng.below(5) as usize];
+    let overflow = if rng.below(2) == 0 {
+        "{ queue = \"alg\" }"
+    } else {
+        "{ prompt = \"vol\" }"
+    };
+    let queue = format!(
+        "strategy = \"{strategy}\"\nring_timeout_s = 5\nwrap_up_s = 3\nmax_wait_s = 60\n\
+         max_length = 4\nannounce_interval_s = 7\nmax_missed_offers = 2\noverflow = {overflow}"
+    );
+    let agents: Vec<(&str, &str)> = AGENTS
+        .iter()
+        .map(|a| {
+            (
+                *a,
+                "queues = [\"bz\", \"alg\"]\nskills = { bz = 5, alg = 2 }",
+            )
+        })
+        .collect();
+    let config = AcdConfig {
+        max_waiting_calls: 6,
+        seed,
+        ..AcdConfig::default()
+    };
+    let mut sim = Sim::with_config(config, &queue, &agents);
+    let tenant = sim.tenant.clone();
+    let mut next_call = 0;
+    let mut connected: Vec<CallId> = Vec::new();
+    for _ in 0..300 {
+        let now = sim.now;
+        match rng.below(9) {
+            0 | 1 => {
+                next_call += 1;
+                let queue = if rng.below(4) == 0 { "alg" } else { "bz" };
+                let _ = sim.arrive_in(now, next_call, queue, rng.below(3) as u8);
+            }
+            2 => {
+                let at = ms(now.as_micros() / 1_000 + rng.below(8_000));
+                sim.advance_to(at);
+            }
+            3 | 4 => {
+                let ringing: Vec<(AgentId, CallId)> = AGENTS
+                    .iter()
+                    .filter_map(|a| match sim.state(a) {
+                        AgentState::Offered { call } => Some((AgentId::new(*a), call)),
+                        _ => None,
+                    })
+                    .collect();
+                if let Some((agent, call)) =
+                    ringing.get(rng.below(ringing.len().max(1) as u64) as usize)
+                {
+                    if rng.below(2) == 0 {
+                        sim.answer(now, call.0, agent.as_str());
+                        connected.push(*call);
+                    } else {
+                        let failures = [
+                            OfferFailure::NoAnswer,
+                            OfferFailure::Busy,
+                            OfferFailure::Rejected,
+                            OfferFailure::Unreachable,
+                        ];
+                        sim.fail(now, call.0, agent.as_str(), failures[rng.below(4) as usize]);
+                    }
+                }
+            }
+            5 => {
+                let waiting: Vec<u64> = (1..=next_call)
+                    .filter(|c| sim.acd.position(CallId(*c)).is_some())
+                    .collect();
+                if let Some(call) = waiting.get(rng.below(waiting.len().max(1) as u64) as usize) {
+                    sim.hang_up(now, *call);
+                }
+            }
+            6 => {
+                if !connected.is_empty() {
+                    let call = connected.swap_remove(rng.below(connected.len() as u64) as usize);
+                    sim.end(now, call.0);
+                }
+            }
+            _ => {
+                let agent = AgentId::new(AGENTS[rng.below(4) as usize]);
+                let result = match rng.below(5) {
+                    0 => sim.acd.agent_login(now, &tenant, &agent),
+                    1 => sim.acd.agent_logout(now, &tenant, &agent),
+                    2 => sim
+                        .acd
+                        .agent_pause(now, &tenant, &agent, PauseReason::Break),
+                    3 => sim.acd.agent_ready(now, &tenant, &agent),
+                    _ => sim
+                        .acd
+                        .agent_registered(now, &tenant, &agent, rng.below(3) != 0),
+                };
+                let _ = result;
+                sim.drain();
+            }
+        }
+        assert_states_match_engine_view(&sim, &AGENTS);
+    }
+    for call in 1..=next_call {
+        let waiting = sim.acd.position(CallId(call)).is_some();
+        assert!(
+            !(waiting && sim.disposed.contains(&CallId(call))),
+            "call-{call} waits after its disposition"
+        );
+    }
+    sim.dispositions()
+}
+
+#[test]
+fn random_runs_keep_the_invariants() {
+    let mut seen = BTreeSet::new();
+    for seed in 0..150 {
+        let outcome = std::panic::catch_unwind(|| random_run(seed));
+        let Ok(dispositions) = outcome else {
+            panic!("invariant broken with seed {seed}; rerun random_run({seed}) to debug");
+        };
+        for disposition in dispositions {
+            seen.insert(match disposition.outcome {
+                Outcome::Answered { .. } => "answered",
+                Outcome::Abandoned { .. } => "abandoned",
+                Outcome::Overflowed { .. } => "overflowed",
+                Outcome::Closed => "closed",
+                Outcome::Failed { .. } => "failed",
+            });
+        }
+    }
+    // The runs must actually reach the interesting endings, or they prove little.
+    assert_eq!(
+        seen,
+        BTreeSet::from(["abandoned", "answered", "overflowed"])
+    );
+}
+
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "disposed twice")]
+fn reusing_a_disposed_call_id_is_caught_in_debug_builds() {
+    let mut sim = Sim::new("announce_interval_s = 0", &[]);
+    sim.arrive(secs(0), 1, 0).unwrap();
+    sim.acd.caller_abandoned(secs(1), CallId(1)).unwrap();
+    sim.acd
+        .call_arrived(
+            secs(2),
+            CallId(1),
+            &sim.tenant.clone(),
+            &QueueId::new("bz"),
+            0,
+        )
+        .unwrap();
+    let _ = sim.acd.caller_abandoned(secs(3), CallId(1));
+}
+
+#[test]
+fn closing_a_queue_disposes_its_callers_and_failures_are_recorded() {
+    let mut sim = Sim::new("announce_interval_s = 0", &[("ada", SERVES_BZ)]);
+    sim.login(secs(0), "ada");
+    sim.arrive(secs(1), 1, 0).unwrap();
+    sim.arrive(secs(2), 2, 0).unwrap();
+    sim.arrive(secs(3), 3, 0).unwrap();
+    sim.acd.call_failed(secs(4), CallId(3), "media").unwrap();
+    sim.advance_to(secs(5));
+    let tenant = sim.tenant.clone();
+    sim.acd.queue_closed(secs(5), &tenant, &QueueId::new("bz"));
+    sim.drain();
+    let outcomes: Vec<(u64, Outcome)> = sim
+        .dispositions()
+        .into_iter()
+        .map(|d| (d.call.0, d.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (
+                3,
+                Outcome::Failed {
+                    reason: "media".to_owned()
+                }
+            ),
+            (1, Outcome::Closed),
+            (2, Outcome::Closed),
+        ]
+    );
+    assert_eq!(sim.cancels(), [(secs(5), 1, "ada".to_owned())]);
+    assert_eq!(sim.stats().closed, 2);
 }

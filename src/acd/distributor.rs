@@ -12,7 +12,8 @@
 //! - **Retry cooldown**: after any failed offer (no answer, busy, rejected, unreachable)
 //!   that agent is not offered *the same* call again for one ring timeout of the queue, so
 //!   the next agent is tried first; if nobody else is free the caller is re-offered to that
-//!   agent when the cooldown ends.
+//!   agent when the cooldown ends. Meanwhile that agent may take a caller further back; the
+//!   skipped caller keeps its position and comes first for every other agent.
 //! - **Auto-pause**: no answer and unreachable count as a miss; `max_missed_offers` misses
 //!   in a row pause the agent with [`PauseReason::NoAnswer`]. An answer or an explicit
 //!   rejection (the agent is evidently present) resets the count; busy leaves it.
@@ -24,6 +25,8 @@
 //! - **Dispositions**: a call leaves the ACD exactly once: answered (the conversation
 //!   continues, the ACD keeps only the agent's wrap-up), abandoned, overflowed out of the
 //!   queues, closed or failed.
+//! - **Announcements**: every `announce_interval_s` after entering a queue, also while an
+//!   agent rings (the engine may hold the prompt until the offer resolves).
 //! - **Bound**: at [`AcdConfig::max_waiting_calls`] waiting callers new arrivals are refused
 //!   with [`QueueRefusal::DeploymentFull`] before they enter any queue.
 

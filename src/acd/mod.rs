@@ -1,5 +1,9 @@
 //! The routing domain: calls, queues, agents, selection, transfers, callbacks, calendar and
 //! reference numbers. Names no SIP, SDP or RTP type.
+//!
+//! The engine drives [`Acd`] like every sans-IO machine: feed an input with the current
+//! [`crate::core::time::Instant`], drain [`Acd::poll_action`], and call
+//! [`Acd::handle_timeout`] at [`Acd::poll_timeout`].
 
 pub mod action;
 pub mod agent;
