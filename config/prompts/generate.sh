@@ -60,6 +60,13 @@ speak reference_prefix "Uw referentienummer is"
 
 speak closed "Wij zijn op dit moment gesloten. Onze openingstijden zijn maandag tot en met vrijdag van acht tot zes uur."
 
+# Tenant prompts named in the shipped dial plans (menu, closed, overflow).
+speak almere-welkom "Voor burgerzaken, toets 1. Voor belastingen, toets 2. Voor sociale zaken, toets 3. Voor stadsbeheer, toets 4. Voor alle andere vragen, toets 0."
+speak almere-gesloten "Het klantcontactcentrum van de gemeente Almere is nu gesloten. U kunt ons bellen op werkdagen van acht tot zes uur."
+speak alle-lijnen-bezet "Alle lijnen zijn op dit moment bezet. Probeert u het later nog eens."
+speak sociale-zaken-vol "Het is op dit moment erg druk bij sociale zaken. Probeert u het later nog eens."
+speak queue-full "De wachtrij is vol. Probeert u het later nog eens."
+
 # Hold music: four soft chords (C, A minor, F, G) of 5 s each from sine tones, faded in
 # and out so chord changes and the loop point do not click, at low volume (-20 dBFS peak). Synthesised here: no recorded music.
 CHORDS=("261.63 329.63 392.00" "220.00 261.63 329.63" "174.61 220.00 261.63" "196.00 246.94 293.66")
