@@ -7,7 +7,7 @@ pub mod acd;
 pub mod config;
 pub mod core;
 pub mod dialplan;
-pub mod sip;
 pub mod engine;
 pub mod live;
 pub mod media;
+pub mod sip;

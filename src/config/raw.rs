@@ -68,6 +68,8 @@ impl Default for RawHttp {
 pub(crate) struct RawRtp {
     pub port_min: u16,
     pub port_max: u16,
+    pub inactivity_timeout_s: u64,
+    pub prompt_directory: String,
 }
 
 impl Default for RawRtp {
@@ -75,6 +77,8 @@ impl Default for RawRtp {
         RawRtp {
             port_min: 20_000,
             port_max: 30_000,
+            inactivity_timeout_s: 60,
+            prompt_directory: "config/prompts/nl".to_owned(),
         }
     }
 }

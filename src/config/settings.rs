@@ -81,6 +81,12 @@ pub struct RtpSettings {
     pub port_min: u16,
     /// Highest port, above `port_min`. Default 30000.
     pub port_max: u16,
+    /// Seconds without RTP from a peer after which the call is ended as dead (10-3600).
+    /// Default 60.
+    pub inactivity_timeout_s: u64,
+    /// Directory of the prompt WAV files (8 kHz mono 16-bit), relative to the working
+    /// directory. Default "config/prompts/nl".
+    pub prompt_directory: PathBuf,
 }
 
 /// Dial-plan location.

@@ -138,6 +138,13 @@ pub(crate) fn validate(raw: &RawSettings, origins: &Origins) -> Result<Settings,
         );
     }
 
+    if !(10..=3600).contains(&rtp.inactivity_timeout_s) {
+        report("rtp.inactivity_timeout_s", format!("must be between 10 and 3600, not {}", rtp.inactivity_timeout_s));
+    }
+    if rtp.prompt_directory.trim().is_empty() {
+        report("rtp.prompt_directory", "must not be empty".to_owned());
+    }
+
     if raw.dialplan.directory.trim().is_empty() {
         report("dialplan.directory", "must not be empty".to_owned());
     }
@@ -213,6 +220,8 @@ pub(crate) fn validate(raw: &RawSettings, origins: &Origins) -> Result<Settings,
                 rtp: RtpSettings {
                     port_min: rtp.port_min,
                     port_max: rtp.port_max,
+                    inactivity_timeout_s: rtp.inactivity_timeout_s,
+                    prompt_directory: PathBuf::from(&rtp.prompt_directory),
                 },
                 dialplan: DialplanSettings {
                     directory: PathBuf::from(&raw.dialplan.directory),

@@ -39,6 +39,10 @@ typed_id!(
     MediaSessionId, "media-"
 );
 typed_id!(
+    /// One outgoing leg of a call: the daemon ringing an agent's phone.
+    LegId, "leg-"
+);
+typed_id!(
     /// One stream connection (TCP) known to the transport layer.
     ConnectionId, "conn-"
 );

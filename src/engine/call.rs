@@ -1,7 +1,9 @@
 //! One inbound call as the engine tracks it: the caller's dialog, its media port and
 //! where it is in its life. The ACD issue adds queue and agent legs on top of this.
 
-use crate::core::ids::{CallId, MediaSessionId, TransactionId};
+use crate::acd::reference::ReferenceNumber;
+use crate::core::ids::{CallId, LegId, MediaSessionId, TransactionId};
+use crate::dialplan::{QueueId, TenantId};
 use crate::core::time::Instant;
 use crate::sip::dialog::Dialog;
 use crate::sip::msg::{Request, Response};
@@ -22,6 +24,21 @@ pub enum CallState {
     Ending,
 }
 
+/// Where an established call is in the contact centre's flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Not yet established (no ACK).
+    Answering,
+    /// Listening to the entry menu.
+    Menu,
+    /// Waiting in a queue (the ACD holds it).
+    Queued,
+    /// Talking to an agent on this leg.
+    Connected(LegId),
+    /// Hearing a last prompt (closed, lines busy), then we hang up for this reason.
+    Leaving(EndReason),
+}
+
 /// Why a call ended: the disposition recorded for every call, exactly once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EndReason {
@@ -37,6 +54,16 @@ pub enum EndReason {
     TransportFailure,
     /// The offer in the ACK (late offer) had no codec in common.
     NoCommonCodec,
+    /// No RTP from the caller for `rtp.inactivity_timeout_s`: a dead call.
+    MediaInactive,
+    /// The media plane could not open the call's RTP port.
+    MediaUnavailable,
+    /// The agent hung up after talking to the caller.
+    AgentHungUp,
+    /// Outside opening hours (after the closed prompt).
+    Closed,
+    /// The queue overflowed to a prompt or could not take the call.
+    Overflowed,
 }
 
 impl EndReason {
@@ -49,6 +76,11 @@ impl EndReason {
             EndReason::ShutdownDrain => "shutdown_drain",
             EndReason::TransportFailure => "transport_failure",
             EndReason::NoCommonCodec => "no_common_codec",
+            EndReason::MediaInactive => "media_inactive",
+            EndReason::MediaUnavailable => "media_unavailable",
+            EndReason::AgentHungUp => "agent_hung_up",
+            EndReason::Closed => "closed",
+            EndReason::Overflowed => "overflowed",
         }
     }
 }
@@ -58,7 +90,15 @@ impl EndReason {
 pub struct Call {
     pub id: CallId,
     pub tenant: String,
+    pub tenant_id: TenantId,
+    /// Given at arrival; read out, keyed in and carried to the agent.
+    pub reference: ReferenceNumber,
     pub state: CallState,
+    pub phase: Phase,
+    /// The queue the call is (or was last) in.
+    pub queue: Option<QueueId>,
+    /// Agent legs (ringing or connected).
+    pub legs: Vec<LegId>,
     pub dialog: Dialog,
     /// Where the caller's requests come from; in-dialog requests we send go here too
     /// (symmetric routing: trunks behind NAT often advertise an unreachable Contact).

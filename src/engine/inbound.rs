@@ -1,11 +1,12 @@
 //! Requests from callers and trunks: who may call, which number reaches which tenant,
 //! and the life of an inbound call from INVITE to BYE.
 
-use super::call::{Call, CallState, EndReason};
+use super::call::{Call, CallState, EndReason, Phase};
 use super::responses::ALLOWED_METHODS;
 use super::timers::TimerKind;
-use super::{Engine, MediaCommand, Notification, Output};
-use crate::core::ids::{CallId, TransactionId};
+use super::media_commands::{MediaCommand, MediaFormat};
+use super::{DialogOwner, Engine, Notification, Output};
+use crate::core::ids::{CallId, LegId, TransactionId};
 use crate::media::sdp::{self, LocalMedia};
 use crate::sip::dialog::{Dialog, DialogKey, LocalSide};
 use crate::sip::msg::{HeaderName, Method, NameAddr, Param, Request, Response, SipUri};
@@ -27,6 +28,7 @@ impl Engine {
         match (&request.method, in_dialog) {
             (Method::Invite, false) => self.on_initial_invite(tx, request, peer),
             (Method::Options, false) => self.on_options(tx, &request),
+            (Method::Register, false) => self.on_register(tx, request, peer),
             (Method::Invite | Method::Bye | Method::Info | Method::Options, true) => {
                 self.on_in_dialog(tx, request)
             }
@@ -81,7 +83,7 @@ impl Engine {
             return;
         }
         let dialled = request.uri().ok().and_then(|uri| uri.user).unwrap_or_default();
-        let Some(tenant) = self.plan.route(&dialled).map(|tenant| tenant.id.to_string()) else {
+        let Some(tenant_id) = self.plan.route(&dialled).map(|tenant| tenant.id.clone()) else {
             self.stats.unknown_number += 1;
             tracing::info!(dialled = %crate::core::redact::Redacted(&dialled), "INVITE to an unknown number");
             self.reply(tx, &request, 404, "Not Found");
@@ -109,12 +111,15 @@ impl Engine {
             session_id: self.branches.next_u64() >> 1,
             session_version: 1,
         };
-        let (local_sdp, late_offer, remote_rtp) = if request.body.is_empty() {
+        let (local_sdp, late_offer, remote_rtp, format) = if request.body.is_empty() {
             // Late offer (RFC 3261 §13.2.1): we offer in the 200, the answer comes in the ACK.
-            (sdp::offer(&local, sdp::Direction::SendRecv), true, None)
+            (sdp::offer(&local, sdp::Direction::SendRecv), true, None, None)
         } else {
             match sdp::answer(&String::from_utf8_lossy(&request.body), &local) {
-                Ok((answer, negotiated)) => (answer, false, negotiated.remote_rtp),
+                Ok((answer, negotiated)) => {
+                    let format = media_format(&negotiated);
+                    (answer, false, negotiated.remote_rtp, Some(format))
+                }
                 Err(error) => {
                     self.ports.release(rtp_port);
                     self.stats.no_common_codec += 1;
@@ -143,11 +148,18 @@ impl Engine {
         };
         let id = self.next_call_id();
         let media = self.next_media_id();
-        self.dialogs.insert(dialog.id.clone(), id);
+        let reference = self.next_reference(&tenant_id);
+        let tenant = tenant_id.to_string();
+        self.dialogs.insert(dialog.id.clone(), DialogOwner::Caller(id));
         let call = Call {
             id,
             tenant: tenant.clone(),
+            tenant_id,
+            reference,
             state: CallState::Ringing,
+            phase: Phase::Answering,
+            queue: None,
+            legs: Vec::new(),
             dialog,
             peer,
             invite: request,
@@ -163,9 +175,9 @@ impl Engine {
             bye_tx: None,
             end_reason: None,
         };
-        tracing::info!(call = %id, %tenant, "call arrived");
+        tracing::info!(call = %id, %tenant, %reference, "call arrived");
         self.outputs.push_back(Output::Notify(Notification::CallArrived { call: id, tenant }));
-        self.outputs.push_back(Output::Media(MediaCommand::Open { session: media, call: id, rtp_port, remote: remote_rtp }));
+        self.outputs.push_back(Output::Media(MediaCommand::Open { session: media, call: id, rtp_port, remote: remote_rtp, format }));
         // RFC 3261 §17.2.1: the TU sends 100 Trying at once so the caller stops
         // retransmitting; the transaction layer absorbs any retransmission that crosses it.
         let trying = self.build_response(&call.invite, 100, "Trying", &local_tag);
@@ -253,8 +265,8 @@ impl Engine {
 
     /// ACK for our 2xx (non-2xx ACKs are absorbed by the transaction layer).
     pub(super) fn on_ack(&mut self, request: Request, _peer: Peer) {
-        let Some(id) = self.call_for(&request) else {
-            tracing::debug!("ACK matching no dialog dropped");
+        let Some(DialogOwner::Caller(id)) = self.dialog_owner(&request) else {
+            tracing::debug!("ACK matching no caller dialog dropped");
             return;
         };
         let Some(call) = self.calls.get_mut(&id) else { return };
@@ -263,13 +275,24 @@ impl Engine {
         }
         if call.late_offer {
             let answer = String::from_utf8_lossy(&request.body).into_owned();
-            if let Err(error) = sdp::parse_answer(&answer) {
-                tracing::info!(call = %id, %error, "late-offer answer in ACK unusable");
-                call.state = CallState::Established;
-                self.hang_up(id, EndReason::NoCommonCodec);
-                return;
+            match sdp::parse_answer(&answer) {
+                Ok(negotiated) => {
+                    let update = MediaCommand::Update {
+                        session: call.media,
+                        remote: negotiated.remote_rtp,
+                        format: media_format(&negotiated),
+                    };
+                    self.outputs.push_back(Output::Media(update));
+                }
+                Err(error) => {
+                    tracing::info!(call = %id, %error, "late-offer answer in ACK unusable");
+                    call.state = CallState::Established;
+                    self.hang_up(id, EndReason::NoCommonCodec);
+                    return;
+                }
             }
         }
+        let Some(call) = self.calls.get_mut(&id) else { return };
         call.state = CallState::Established;
         call.established_at = Some(self.now.mono);
         call.ok_response = None;
@@ -278,13 +301,21 @@ impl Engine {
         self.stats.calls_established += 1;
         tracing::info!(call = %id, "call established");
         self.outputs.push_back(Output::Notify(Notification::CallEstablished { call: id, tenant }));
+        self.route_established(id);
     }
 
     /// A request inside one of our dialogs.
     fn on_in_dialog(&mut self, tx: TransactionId, request: Request) {
-        let Some(id) = self.call_for(&request) else {
-            self.reply(tx, &request, 481, "Call/Transaction Does Not Exist");
-            return;
+        let id = match self.dialog_owner(&request) {
+            Some(DialogOwner::Caller(id)) => id,
+            Some(DialogOwner::Leg(leg)) => {
+                self.on_leg_request(leg, tx, &request);
+                return;
+            }
+            None => {
+                self.reply(tx, &request, 481, "Call/Transaction Does Not Exist");
+                return;
+            }
         };
         let Some(call) = self.calls.get_mut(&id) else { return };
         if let Err(error) = call.dialog.handle_request(&request) {
@@ -323,6 +354,10 @@ impl Engine {
 
     /// A response to one of our client transactions (so far only BYE).
     pub(super) fn on_response(&mut self, tx: TransactionId, response: Response) {
+        if let Some(leg) = self.leg_by_tx.get(&tx).copied() {
+            self.on_leg_response(leg, tx, response);
+            return;
+        }
         if response.is_provisional() {
             return;
         }
@@ -335,12 +370,25 @@ impl Engine {
     /// A response no transaction wanted, e.g. a 2xx retransmission to a request of ours
     /// after its transaction ended. Nothing to do; counted in the log only.
     pub(super) fn on_stray_response(&mut self, response: Response, peer: Peer) {
+        // A 2xx retransmitted by an agent's phone after its INVITE transaction ended: it
+        // did not get our ACK, so ACK again (RFC 3261 §13.2.2.4).
+        let key = DialogKey::from_response(&response, LocalSide::Sender).ok();
+        if let Some(DialogOwner::Leg(leg)) = key.and_then(|key| self.dialogs.get(&key).copied()) {
+            if response.status / 100 == 2 {
+                self.resend_leg_ack(leg);
+                return;
+            }
+        }
         tracing::debug!(status = response.status, remote = %peer.remote, "stray response ignored");
     }
 
     /// A transaction failed: our BYE got no answer (the call is over anyway), or the
     /// caller's INVITE transaction timed out.
     pub(super) fn on_transaction_failed(&mut self, tx: TransactionId) {
+        if let Some(leg) = self.leg_by_tx.get(&tx).copied() {
+            self.on_leg_failed(leg, tx);
+            return;
+        }
         let affected = self
             .calls
             .values()
@@ -388,6 +436,14 @@ impl Engine {
 
     /// Removes the call, releases its media and emits its one disposition.
     pub(super) fn end_call(&mut self, id: CallId, reason: EndReason) {
+        let Some(call) = self.calls.get(&id) else { return };
+        let legs = call.legs.clone();
+        for leg in legs {
+            self.cancel_leg(leg);
+        }
+        // The ACD learns the caller is gone: an abandon while waiting, the end of the
+        // conversation when connected; unknown to it (menu, closed) is fine.
+        let _ = self.acd.caller_abandoned(self.now.mono, id);
         let Some(call) = self.calls.remove(&id) else { return };
         self.dialogs.remove(&call.dialog.id);
         self.ports.release(call.rtp_port);
@@ -399,10 +455,37 @@ impl Engine {
         self.check_drained();
     }
 
-    /// The call whose dialog this in-dialog request belongs to (To tag is our tag).
-    fn call_for(&self, request: &Request) -> Option<CallId> {
+    /// Whose dialog this in-dialog request belongs to (the To tag is our tag).
+    fn dialog_owner(&self, request: &Request) -> Option<DialogOwner> {
         let key = DialogKey::from_request(request, LocalSide::Receiver).ok()?;
         self.dialogs.get(&key).copied()
+    }
+
+    /// A request from an agent's phone inside its leg's dialog.
+    fn on_leg_request(&mut self, leg: LegId, tx: TransactionId, request: &Request) {
+        if request.method == Method::Bye {
+            self.on_leg_bye(leg, tx, request);
+            return;
+        }
+        let Some(agent_leg) = self.legs.get_mut(&leg) else { return };
+        let Some(dialog) = agent_leg.dialog.as_mut() else { return };
+        let tag = dialog.id.local_tag.clone();
+        let accepted = dialog.handle_request(request).is_ok();
+        let contact = dialog.local_contact.to_string();
+        let local_sdp = agent_leg.local_sdp.clone();
+        if !accepted {
+            let response = self.build_response(request, 500, "Server Internal Error", &tag);
+            self.send_on(tx, response);
+            return;
+        }
+        let mut ok = self.build_response(request, 200, "OK", &tag);
+        if request.method == Method::Invite {
+            // Re-INVITE from the agent's phone (hold, refresh): our media stays as offered.
+            ok.headers.push(HeaderName::Contact, contact);
+            ok.headers.push(HeaderName::ContentType, "application/sdp");
+            ok.body = local_sdp;
+        }
+        self.send_on(tx, ok);
     }
 
     /// Our Contact for a dialog on `peer`'s transport.
@@ -443,4 +526,13 @@ fn unacceptable_content(request: &Request) -> Option<(u16, &'static str)> {
     let sdp_acceptable = accepts.is_empty()
         || accepts.iter().any(|a| a == "application/sdp" || a == "application/*" || a == "*/*");
     (!sdp_acceptable).then_some((406, "Not Acceptable"))
+}
+
+/// The media format a negotiation settled on.
+fn media_format(negotiated: &sdp::Negotiated) -> MediaFormat {
+    MediaFormat {
+        codec: negotiated.codec,
+        payload_type: negotiated.payload_type,
+        telephone_event_pt: negotiated.telephone_event_pt,
+    }
 }

@@ -7,21 +7,33 @@
 //! decides what to do with every request: answer a tenant's number, refuse with the right
 //! status code, or absorb it.
 
+mod agent_leg;
+mod agents;
 mod call;
 mod inbound;
+mod media_commands;
+mod media_events;
 mod responses;
+mod routing;
 mod rtp_ports;
 mod stats;
 mod timers;
 
-pub use call::{CallState, EndReason};
+pub use call::{CallState, EndReason, Phase};
+pub use routing::number_prompts;
+pub use media_commands::{MediaCommand, MediaEvent, MediaFormat, PromptRef};
 pub use stats::EngineStats;
 
 use crate::config::Cidr;
-use crate::core::ids::{CallId, IdAllocator, MediaSessionId};
+use crate::acd::reference::{ReferenceAllocator, DEFAULT_UNIQUENESS_WINDOW};
+use crate::acd::{Acd, AcdConfig, Disposition};
+use crate::core::ids::{CallId, IdAllocator, LegId, MediaSessionId, TransactionId};
 use crate::core::rng::SeededRng;
 use crate::core::time::{Instant, Now};
-use crate::dialplan::DialPlan;
+use crate::dialplan::{DialPlan, TenantId};
+use crate::sip::registrar::{Registrar, RegistrarConfig};
+use agent_leg::AgentLeg;
+use agents::AgentDirectory;
 use crate::sip::dialog::DialogKey;
 use crate::sip::msg::{self, Message};
 use crate::sip::timers::SipTimers;
@@ -59,6 +71,10 @@ pub struct EngineConfig {
     /// Delay between 180 Ringing and 200 OK. Zero answers at once; a non-zero value lets
     /// a caller (or a test) cancel before the answer.
     pub answer_delay_ms: u64,
+    /// Base URL of our HTTP API, for the `Call-Info` link to a call's context.
+    pub http_base_url: String,
+    /// Callers waiting in all queues at once (the ACD's bound).
+    pub max_waiting_calls: usize,
     /// RTP port range for our media sessions.
     pub rtp_port_min: u16,
     pub rtp_port_max: u16,
@@ -75,6 +91,8 @@ pub enum Input {
     Timeout(Now),
     /// Stop accepting calls; end established ones after `drain`.
     Shutdown { now: Now, drain: Duration },
+    /// The media plane observed something.
+    Media { now: Now, event: MediaEvent },
 }
 
 /// Something the driver must do, in the order given.
@@ -88,15 +106,6 @@ pub enum Output {
     Notify(Notification),
 }
 
-/// Instructions to the media plane.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MediaCommand {
-    /// Bind the RTP port (and RTCP on port + 1) for this session.
-    Open { session: MediaSessionId, call: CallId, rtp_port: u16, remote: Option<SocketAddr> },
-    /// Release the session's sockets.
-    Close { session: MediaSessionId, rtp_port: u16 },
-}
-
 /// Call events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notification {
@@ -106,8 +115,20 @@ pub enum Notification {
     CallEstablished { call: CallId, tenant: String },
     /// The call ended; exactly one per accepted call.
     CallEnded { call: CallId, tenant: String, reason: EndReason, duration: Duration },
+    /// A call left the ACD (answered, abandoned, overflowed, closed, failed): exactly
+    /// one per queued call, for metrics and call records.
+    Disposition(Disposition),
     /// The engine finished draining: no calls are left.
     Drained,
+}
+
+/// Who an established dialog belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DialogOwner {
+    /// The caller's dialog (we are UAS).
+    Caller(CallId),
+    /// An agent leg's dialog (we are UAC).
+    Leg(LegId),
 }
 
 /// The engine.
@@ -116,8 +137,24 @@ pub struct Engine {
     plan: DialPlan,
     transactions: TransactionLayer,
     calls: HashMap<CallId, Call>,
-    /// Dialog → call, to match in-dialog requests.
-    dialogs: HashMap<DialogKey, CallId>,
+    /// Dialog → its owner, to match in-dialog requests.
+    dialogs: HashMap<DialogKey, DialogOwner>,
+    /// The routing domain.
+    acd: Acd,
+    /// Agent accounts and digest authentication.
+    agents: AgentDirectory,
+    /// Registered agent phones.
+    registrar: Registrar,
+    /// Digest username → the canonical AOR its phone registered.
+    agent_aors: HashMap<String, String>,
+    /// Reference numbers per tenant.
+    references: HashMap<TenantId, ReferenceAllocator>,
+    /// Agent legs.
+    legs: HashMap<LegId, AgentLeg>,
+    /// Client transactions of agent legs.
+    leg_by_tx: HashMap<TransactionId, LegId>,
+    leg_ids: IdAllocator,
+    seed: u64,
     timers: TimerWheel,
     ports: RtpPortPool,
     call_ids: IdAllocator,
@@ -135,7 +172,20 @@ impl Engine {
     pub fn new(plan: DialPlan, config: EngineConfig, seed: u64, now: Now) -> Self {
         let transactions = TransactionLayer::with_max_transactions(config.timers.clone(), config.max_transactions);
         let ports = RtpPortPool::new(config.rtp_port_min, config.rtp_port_max);
+        let acd_config = AcdConfig { max_waiting_calls: config.max_waiting_calls, seed, ..AcdConfig::default() };
+        let acd = Acd::new(acd_config, plan.tenants());
+        let mut auth_rng = SeededRng::fork(seed, "digest-nonces");
+        let agents = AgentDirectory::new(&plan, &mut auth_rng);
         Engine {
+            acd,
+            agents,
+            registrar: Registrar::new(RegistrarConfig::default()),
+            agent_aors: HashMap::new(),
+            references: HashMap::new(),
+            legs: HashMap::new(),
+            leg_by_tx: HashMap::new(),
+            leg_ids: IdAllocator::default(),
+            seed,
             plan,
             transactions,
             calls: HashMap::new(),
@@ -157,9 +207,16 @@ impl Engine {
     /// Feeds one input. Drain [`Engine::poll_output`] afterwards.
     pub fn handle_input(&mut self, input: Input) {
         self.dispatch(input);
-        // Handlers queue transaction events (transmissions first of all); draining them
-        // here, once, keeps every message of a call in the order it was produced.
-        self.drain_transaction_events();
+        // Handlers queue transaction events (transmissions first of all) and ACD actions,
+        // and handling one can queue the other: settle both here, in the order produced,
+        // which keeps every message of a call in order.
+        loop {
+            let acted = self.drain_acd_actions();
+            let transacted = self.drain_transaction_events();
+            if !acted && !transacted {
+                break;
+            }
+        }
     }
 
     fn dispatch(&mut self, input: Input) {
@@ -175,7 +232,14 @@ impl Engine {
             Input::Timeout(now) => {
                 self.now = now;
                 self.transactions.handle_timeout(now.mono);
+                self.acd.handle_timeout(now.mono);
+                let expired = self.registrar.handle_timeout(now.mono);
+                self.on_bindings_expired(expired);
                 self.fire_timers();
+            }
+            Input::Media { now, event } => {
+                self.now = now;
+                self.on_media_event(event);
             }
             Input::Shutdown { now, drain } => {
                 self.now = now;
@@ -193,10 +257,15 @@ impl Engine {
 
     /// When the engine next needs [`Input::Timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.transactions.poll_timeout(), self.timers.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.transactions.poll_timeout(),
+            self.timers.next_deadline(),
+            self.acd.poll_timeout(),
+            self.registrar.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Counters of what the engine saw and refused.
@@ -267,8 +336,10 @@ impl Engine {
         }
     }
 
-    fn drain_transaction_events(&mut self) {
+    fn drain_transaction_events(&mut self) -> bool {
+        let mut any = false;
         while let Some(event) = self.transactions.poll_event() {
+            any = true;
             match event {
                 TransactionEvent::Transmit { peer, bytes } => {
                     self.outputs.push_back(Output::Transmit { peer, bytes });
@@ -283,9 +354,12 @@ impl Engine {
                 TransactionEvent::Timeout { tx } | TransactionEvent::TransportError { tx } => {
                     self.on_transaction_failed(tx)
                 }
-                TransactionEvent::Terminated { .. } => {}
+                TransactionEvent::Terminated { tx } => {
+                    self.leg_by_tx.remove(&tx);
+                }
             }
         }
+        any
     }
 
     fn fire_timers(&mut self) {
@@ -294,6 +368,8 @@ impl Engine {
                 TimerKind::Answer(call) => self.answer_call(call),
                 TimerKind::RetransmitOk(call) => self.retransmit_ok(call),
                 TimerKind::AckTimeout(call) => self.on_ack_timeout(call),
+                TimerKind::MenuTimeout(call) => self.on_menu_timeout(call),
+                TimerKind::LeaveTimeout(call) => self.on_leave_timeout(call),
                 TimerKind::DrainEnd => self.on_drain_end(),
             }
         }
@@ -310,6 +386,15 @@ impl Engine {
         if self.is_drained() {
             self.outputs.push_back(Output::Notify(Notification::Drained));
         }
+    }
+
+    /// The next reference number for `tenant`.
+    fn next_reference(&mut self, tenant: &TenantId) -> crate::acd::reference::ReferenceNumber {
+        let seed = self.seed;
+        self.references
+            .entry(tenant.clone())
+            .or_insert_with(|| ReferenceAllocator::for_tenant(seed, tenant.as_str(), DEFAULT_UNIQUENESS_WINDOW))
+            .allocate()
     }
 
     fn next_call_id(&mut self) -> CallId {

@@ -24,6 +24,9 @@ pub struct EngineStats {
     pub shutdown_refused: u64,
     /// Offers with no codec in common (488).
     pub no_common_codec: u64,
+    /// Wrong digest responses (wrong password or user), each answered 401 or, past the
+    /// retry limit, 403.
+    pub auth_failures: u64,
     /// Calls that reached the established state.
     pub calls_established: u64,
     /// Calls that ended (any reason).

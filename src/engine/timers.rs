@@ -17,6 +17,10 @@ pub enum TimerKind {
     RetransmitOk(CallId),
     /// Give up waiting for the ACK after 64*T1.
     AckTimeout(CallId),
+    /// The entry menu waited long enough for a digit.
+    MenuTimeout(CallId),
+    /// A last prompt (closed, overflow) has played long enough: hang up.
+    LeaveTimeout(CallId),
     /// The shutdown drain time ran out.
     DrainEnd,
 }

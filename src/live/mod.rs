@@ -111,7 +111,7 @@ async fn bind_sip(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), LiveErro
 }
 
 /// The engine configuration for `settings`, advertising `sip_addr`.
-pub fn engine_config(settings: &Settings, sip_addr: SocketAddr) -> EngineConfig {
+pub fn engine_config(settings: &Settings, sip_addr: SocketAddr, http_addr: SocketAddr) -> EngineConfig {
     EngineConfig {
         timers: SipTimers { t1_ms: settings.sip.t1_ms, t2_ms: settings.sip.t2_ms, t4_ms: settings.sip.t4_ms },
         advertised: SocketAddr::new(settings.sip.advertised_address(), sip_addr.port()),
@@ -122,6 +122,8 @@ pub fn engine_config(settings: &Settings, sip_addr: SocketAddr) -> EngineConfig 
         max_udp_datagram_bytes: settings.limits.max_udp_datagram_bytes,
         retry_after_s: settings.shutdown.retry_after_s,
         answer_delay_ms: settings.sip.answer_delay_ms,
+        http_base_url: format!("http://{http_addr}"),
+        max_waiting_calls: settings.limits.max_calls,
         rtp_port_min: settings.rtp.port_min,
         rtp_port_max: settings.rtp.port_max,
     }
@@ -136,7 +138,8 @@ pub async fn run(
 ) -> Result<(), LiveError> {
     let clock = LiveClock::start();
     let sip_addr = listeners.sip_addr().unwrap_or(settings.sip.listen);
-    let config = engine_config(&settings, sip_addr);
+    let http_addr = listeners.http_addr().unwrap_or(settings.http.listen);
+    let config = engine_config(&settings, sip_addr, http_addr);
     let seed = clock.now().wall.unix_ms() as u64;
     let mut engine = Engine::new(plan, config.clone(), seed, clock.now());
     let (events_tx, mut events) = mpsc::channel(ENGINE_QUEUE_BOUND);
@@ -181,6 +184,7 @@ pub async fn run(
                 Output::Transmit { peer, bytes } => transmit(&udp, &writers, peer, bytes).await,
                 Output::Media(MediaCommand::Open { session, rtp_port, .. }) => media.open(session, rtp_port),
                 Output::Media(MediaCommand::Close { session, .. }) => media.close(session),
+                Output::Media(command) => tracing::debug!(?command, "media command not handled yet"),
                 Output::Notify(Notification::Drained) => drained = true,
                 Output::Notify(_) => {}
             }

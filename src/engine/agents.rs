@@ -1,0 +1,173 @@
+//! Agents' phones: REGISTER with digest authentication (RFC 3261 §22, RFC 8760) against
+//! the HA1 hashes in the dial plan, bindings in the registrar (§10.3), and the ACD told
+//! who is reachable.
+//!
+//! Decision: a phone that registers logs its agent in and makes it available; removing
+//! the last binding (or letting it expire) logs it out. Contact centres log agents in
+//! at their desk phone; the HTTP API (operations issue) adds pause/ready by supervisors.
+
+use super::Engine;
+use crate::core::ids::TransactionId;
+use crate::core::rng::SeededRng;
+use crate::dialplan::{AgentId, DialPlan, TenantId};
+use crate::sip::auth::{AuthConfig, AuthOutcome, Authenticator, StoredCredentials};
+use crate::sip::msg::{HeaderName, Request};
+use crate::sip::registrar::{Binding, RegisterResult, RegistrationSource, SourceTransport};
+use crate::sip::transport::{Peer, TransportKind};
+use std::collections::HashMap;
+
+/// Realm used to challenge a username no tenant knows, so a REGISTER cannot tell which
+/// usernames exist.
+const UNKNOWN_USER_REALM: &str = "veertien";
+
+/// One agent account: where it belongs and its stored hashes.
+#[derive(Debug, Clone)]
+pub struct AgentAccount {
+    pub tenant: TenantId,
+    pub agent: AgentId,
+    pub realm: String,
+    pub credentials: StoredCredentials,
+}
+
+/// Every agent account by digest username, and one authenticator per realm.
+pub struct AgentDirectory {
+    accounts: HashMap<String, AgentAccount>,
+    authenticators: HashMap<String, Authenticator>,
+}
+
+impl AgentDirectory {
+    /// The accounts of every tenant in `plan`. A username in two tenants keeps the first
+    /// (dial-plan check reports such clashes per tenant; usernames are the agent ids).
+    pub fn new(plan: &DialPlan, rng: &mut SeededRng) -> Self {
+        let mut accounts = HashMap::new();
+        let mut authenticators = HashMap::new();
+        for tenant in plan.tenants() {
+            authenticators
+                .entry(tenant.realm.clone())
+                .or_insert_with(|| Authenticator::new(AuthConfig::new(tenant.realm.clone()), rng));
+            for agent in &tenant.agents {
+                accounts.entry(agent.id.as_str().to_string()).or_insert_with(|| AgentAccount {
+                    tenant: tenant.id.clone(),
+                    agent: agent.id.clone(),
+                    realm: tenant.realm.clone(),
+                    credentials: StoredCredentials { ha1_md5: agent.ha1_md5.clone(), ha1_sha256: agent.ha1_sha256.clone() },
+                });
+            }
+        }
+        authenticators
+            .entry(UNKNOWN_USER_REALM.to_string())
+            .or_insert_with(|| Authenticator::new(AuthConfig::new(UNKNOWN_USER_REALM), rng));
+        AgentDirectory { accounts, authenticators }
+    }
+
+    /// The account for a digest username.
+    pub fn account(&self, username: &str) -> Option<&AgentAccount> {
+        self.accounts.get(username)
+    }
+
+    /// Authentication failures answered 403 or re-challenged with a wrong response.
+    pub fn failures(&self) -> u64 {
+        self.authenticators.values().map(|a| a.stats().wrong_responses).sum()
+    }
+}
+
+impl Engine {
+    /// REGISTER out of dialog: authenticate, then update the bindings.
+    pub(super) fn on_register(&mut self, tx: TransactionId, request: Request, peer: Peer) {
+        let user = request.to_header().ok().and_then(|to| to.uri.user).unwrap_or_default();
+        let account = self.agents.account(&user).cloned();
+        let realm = account.as_ref().map_or(UNKNOWN_USER_REALM.to_string(), |a| a.realm.clone());
+        let Some(authenticator) = self.agents.authenticators.get_mut(&realm) else { return };
+        let credentials = account.as_ref().map(|a| a.credentials.clone());
+        let outcome = authenticator.authenticate(self.now.mono, &request, peer.remote.ip(), |username| {
+            (username == user).then_some(credentials).flatten()
+        });
+        let authenticated = match outcome {
+            AuthOutcome::Ok(username) => username,
+            AuthOutcome::Challenge { stale } => {
+                let mut challenge = authenticator.challenge_response(self.now.mono, &request, stale);
+                let tag = self.new_tag();
+                // A request without a parseable To was refused by validation already.
+                let _ = challenge.set_to_tag(&tag);
+                challenge.headers.push(HeaderName::Server, self.config.user_agent.clone());
+                self.send_on(tx, challenge);
+                self.stats.auth_failures = self.agents.failures();
+                return;
+            }
+            AuthOutcome::Forbidden => {
+                self.stats.auth_failures = self.agents.failures();
+                self.reply(tx, &request, 403, "Forbidden");
+                return;
+            }
+        };
+        let Some(account) = account.filter(|a| a.agent.as_str() == authenticated) else {
+            self.reply(tx, &request, 403, "Forbidden");
+            return;
+        };
+        let source = RegistrationSource {
+            addr: peer.remote,
+            transport: match peer.transport {
+                TransportKind::Udp => SourceTransport::Udp,
+                TransportKind::Tcp => SourceTransport::Tcp,
+            },
+        };
+        let response = match self.registrar.handle_register(self.now.mono, &request, &authenticated, source) {
+            Ok(result) => {
+                if let RegisterResult::Ok { bindings } = &result {
+                    if let Some(binding) = bindings.first() {
+                        self.agent_aors.insert(authenticated.clone(), binding.aor.clone());
+                    }
+                    self.agent_reachability_changed(&account, !bindings.is_empty());
+                }
+                result.to_response(self.now.mono, &request)
+            }
+            Err(error) => error.to_response(&request),
+        };
+        let mut response = response;
+        let tag = self.new_tag();
+        let _ = response.set_to_tag(&tag);
+        response.headers.push(HeaderName::Server, self.config.user_agent.clone());
+        self.send_on(tx, response);
+    }
+
+    /// Bindings that expired: agents without any binding left are unreachable.
+    pub(super) fn on_bindings_expired(&mut self, expired: Vec<Binding>) {
+        for binding in expired {
+            if !self.registrar.contacts(&binding.aor).is_empty() {
+                continue;
+            }
+            let user = binding.aor.split(':').nth(1).and_then(|rest| rest.split('@').next()).unwrap_or_default();
+            if let Some(account) = self.agents.account(user).cloned() {
+                self.agent_reachability_changed(&account, false);
+            }
+        }
+    }
+
+    fn agent_reachability_changed(&mut self, account: &AgentAccount, reachable: bool) {
+        let now = self.now.mono;
+        let (tenant, agent) = (&account.tenant, &account.agent);
+        let _ = self.acd.agent_registered(now, tenant, agent, reachable);
+        let logged_out = matches!(self.acd.agent_state(tenant, agent), Some(crate::acd::AgentState::LoggedOut));
+        if reachable && logged_out {
+            tracing::info!(%agent, %tenant, "agent registered: logged in and available");
+            let _ = self.acd.agent_login(now, tenant, agent);
+            let _ = self.acd.agent_ready(now, tenant, agent);
+        } else if !reachable && !logged_out {
+            tracing::info!(%agent, %tenant, "agent has no registration left: logged out");
+            let _ = self.acd.agent_logout(now, tenant, agent);
+        }
+    }
+
+    /// The freshest binding of `agent`, as the peer to send its INVITE to. Requests go to
+    /// where the REGISTER came from (the flow through any NAT), per RFC 5626's spirit.
+    pub(super) fn agent_target(&self, account: &AgentAccount) -> Option<(Binding, Peer)> {
+        let aor = self.agent_aors.get(account.agent.as_str())?;
+        let binding = self.registrar.contacts(aor).into_iter().max_by_key(|b| b.expires_at)?;
+        let transport = match binding.source.transport {
+            SourceTransport::Udp => TransportKind::Udp,
+            _ => TransportKind::Tcp,
+        };
+        let peer = Peer { transport, local: self.config.advertised, remote: binding.source.addr, connection: None };
+        Some((binding, peer))
+    }
+}
