@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::load::load_raw;
+use super::load::{load_raw, process_env};
 use super::validate::validate;
 use crate::dialplan::{load_dir, DialPlan};
 
@@ -66,7 +66,7 @@ impl fmt::Display for CheckReport {
 /// Checks the config at `config_path` (with the process environment's overrides) and the
 /// dial plans in its `dialplan.directory`.
 pub fn check(config_path: &Path) -> CheckReport {
-    check_with_env(config_path, std::env::vars())
+    check_with_env(config_path, process_env())
 }
 
 /// Like [`check`], with the environment given as pairs (for tests).

@@ -22,7 +22,14 @@ pub const ENV_LEVEL_SEPARATOR: &str = "__";
 /// Loads and validates the config file at `path`, with overrides from the process
 /// environment.
 pub fn load(path: &Path) -> Result<Settings, ConfigError> {
-    load_with_env(path, std::env::vars())
+    load_with_env(path, process_env())
+}
+
+/// The process environment as strings. Variables whose name or value is not Unicode are
+/// skipped rather than aborting (`std::env::vars` would panic on them).
+pub(crate) fn process_env() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
 }
 
 /// Like [`load`], but takes the environment as pairs, so tests need not touch the
@@ -84,7 +91,11 @@ pub(crate) fn load_raw(
     let env_prefix_lower = format!("{}_", ENV_PREFIX.to_lowercase());
     let overrides: config::Map<String, String> = env
         .into_iter()
-        .filter(|(name, _)| name.to_lowercase().starts_with(&env_prefix_lower))
+        // An empty variable counts as unset: env files and orchestrators often "remove" a
+        // setting by emptying it.
+        .filter(|(name, value)| {
+            name.to_lowercase().starts_with(&env_prefix_lower) && !value.is_empty()
+        })
         .collect();
     let env_var_by_key = overrides
         .keys()

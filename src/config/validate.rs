@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use super::cidr::Cidr;
-use super::error::{ConfigError, KeyProblem};
+use super::error::ConfigError;
 use super::load::Origins;
 use super::raw::RawSettings;
 use super::settings::{
@@ -226,21 +226,8 @@ pub(crate) fn validate(raw: &RawSettings, origins: &Origins) -> Result<Settings,
                 },
             })
         }
-        _ => Err(ConfigError::Invalid(problems_or_internal(problems))),
-    }
-}
-
-/// Every failed conversion above reports a problem, so the list is never empty here; keep
-/// the error meaningful even if a future edit breaks that.
-fn problems_or_internal(problems: Vec<KeyProblem>) -> Vec<KeyProblem> {
-    if problems.is_empty() {
-        vec![KeyProblem {
-            origin: String::new(),
-            key: String::new(),
-            problem: "invalid configuration".to_owned(),
-        }]
-    } else {
-        problems
+        // Each `None` above came with a reported problem, so `problems` is not empty here.
+        _ => Err(ConfigError::Invalid(problems)),
     }
 }
 

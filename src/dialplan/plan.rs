@@ -61,9 +61,11 @@ impl DialPlan {
     }
 
     /// The tenant answering `dialled` (a Request-URI user part), after normalising it:
-    /// `14036`, `0365399911`, `036-5399911` and `+31365399911` all reach Almere.
+    /// `14036`, `0365399911`, `036-5399911` and `+31365399911` all reach Almere. User-part
+    /// parameters (`;phone-context=...`, RFC 3966 style) are ignored.
     pub fn route(&self, dialled: &str) -> Option<&Tenant> {
-        let number = normalise(dialled)?;
+        let number_part = dialled.split(';').next().unwrap_or(dialled);
+        let number = normalise(number_part)?;
         self.tenant_index_by_number
             .get(&number)
             .map(|&index| &self.tenants[index])

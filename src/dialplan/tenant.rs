@@ -728,3 +728,85 @@ fn parse_destination(
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [tenant]
+        id = "zwolle"
+        name = "Gemeente Zwolle"
+        realm = "zwolle.test"
+        numbers = ["14038"]
+        [hours]
+        mon = ["09:00-12:00", "13:00-17:00"]
+        [[queue]]
+        id = "algemeen"
+        name = "Algemeen"
+    "#;
+
+    #[test]
+    fn minimal_tenant_gets_documented_defaults() {
+        let tenant = parse_tenant("zwolle.toml", MINIMAL).expect("minimal tenant is valid");
+        let queue = &tenant.queues[0];
+        assert_eq!(queue.service_level_target_s, 25);
+        assert_eq!(queue.max_wait_s, 600);
+        assert_eq!(queue.max_length, 50);
+        assert_eq!(queue.strategy, Strategy::LongestIdle);
+        assert_eq!(queue.ring_timeout_s, 15);
+        assert_eq!(queue.wrap_up_s, 10);
+        assert_eq!(queue.max_missed_offers, 3);
+        assert_eq!(
+            queue.overflow,
+            Overflow::PromptThenHangup("queue-full".to_owned())
+        );
+        assert_eq!(tenant.closed_prompt, "closed");
+        assert!(tenant.hours.close_on_public_holidays);
+        assert_eq!(tenant.hours.ranges(chrono::Weekday::Mon).len(), 2);
+        assert_eq!(tenant.entry(), Some(Entry::Queue(&queue.id)));
+    }
+
+    #[test]
+    fn two_queues_need_a_menu() {
+        let text = format!("{MINIMAL}\n[[queue]]\nid = \"extra\"\nname = \"Extra\"\n");
+        let errors = parse_tenant("zwolle.toml", &text).expect_err("menu required");
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("zwolle.toml: menu: missing"),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn group_members_are_agents_or_sip_uris() {
+        let text = format!(
+            "{MINIMAL}\n[[agent]]\nid = \"eva\"\nname = \"Eva\"\nha1_md5 = \"{}\"\nqueues = [\"algemeen\"]\n\
+             [[group]]\nid = \"vth\"\nname = \"VTH\"\nmembers = [\"eva\", \"sips:balie@vth.example\", \"sip:@x\"]\n",
+            "0".repeat(32)
+        );
+        let errors = parse_tenant("zwolle.toml", &text).expect_err("bad URI rejected");
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(lines, ["zwolle.toml: group[0].members[2]: \"sip:@x\" is not a SIP URI like \"sip:balie@10.1.2.3\""]);
+        let fixed = text.replace(", \"sip:@x\"", "");
+        let tenant = parse_tenant("zwolle.toml", &fixed).expect("valid members");
+        assert_eq!(
+            tenant.groups[0].members,
+            [
+                GroupMember::Agent(AgentId::new("eva")),
+                GroupMember::Uri("sips:balie@vth.example".to_owned())
+            ]
+        );
+        assert_eq!(tenant.groups[0].ring_timeout_s, 20);
+        assert_eq!(tenant.groups[0].ring, RingMode::Together);
+    }
+
+    #[test]
+    fn agent_without_any_ha1_cannot_log_in() {
+        let text = format!("{MINIMAL}\n[[agent]]\nid = \"eva\"\nname = \"Eva\"\n");
+        let errors = parse_tenant("zwolle.toml", &text).expect_err("HA1 required");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].key, "agent[0].ha1_sha256");
+    }
+}
