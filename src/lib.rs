@@ -7,4 +7,5 @@ pub mod acd;
 pub mod config;
 pub mod core;
 pub mod dialplan;
+pub mod sim;
 pub mod sip;
