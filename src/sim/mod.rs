@@ -5,6 +5,6 @@
 pub mod erlang;
 // pub mod generate;
 pub mod network;
-// pub mod profile;
+pub mod profile;
 pub mod sample;
 pub mod trace;
