@@ -3,7 +3,7 @@
 //! network. Sans-IO: everything works on strings, readers and writers handed in.
 
 pub mod erlang;
-// pub mod generate;
+pub mod generate;
 pub mod network;
 pub mod profile;
 pub mod sample;
