@@ -12,7 +12,9 @@ use veertien::core::time::WallTime;
 use veertien::dialplan::TimeZone;
 use veertien::sim::generate::{generate_trace, working_days, DateRange};
 use veertien::sim::profile::Profile;
-use veertien::sim::trace::{AgentAction, TraceCall, TraceError, TraceHeader, TraceReader, TraceWriter};
+use veertien::sim::trace::{
+    AgentAction, TraceCall, TraceError, TraceHeader, TraceReader, TraceWriter,
+};
 
 const ALMERE: &str = include_str!("../loadtest/almere-2010.toml");
 
@@ -75,7 +77,8 @@ fn a_month_of_almere_has_the_published_volume_and_department_mix() {
 
     // Sociale Zaken was, by agreement, nearly always transferred cold.
     let social: Vec<_> = calls.iter().filter(|c| c.department == "sociale-zaken").collect();
-    let cold = social.iter().filter(|c| matches!(c.agent_action, AgentAction::ColdTransfer(_))).count();
+    let cold =
+        social.iter().filter(|c| matches!(c.agent_action, AgentAction::ColdTransfer(_))).count();
     assert!(cold as f64 / social.len() as f64 > 0.85, "{cold} of {}", social.len());
 }
 
@@ -125,7 +128,9 @@ fn trace_round_trips_and_callers_are_synthetic() {
     let (header, calls) = generate_trace(&profile, 3, range);
     let bytes = trace_bytes(&header, &calls);
     for call in &calls {
-        assert!(call.caller.starts_with("sim-caller-") && !contains_phone_like_digits(&call.caller));
+        assert!(
+            call.caller.starts_with("sim-caller-") && !contains_phone_like_digits(&call.caller)
+        );
     }
 
     let mut reader = TraceReader::new(Cursor::new(bytes)).expect("header reads");
@@ -137,11 +142,15 @@ fn trace_round_trips_and_callers_are_synthetic() {
 #[test]
 fn the_documented_line_shapes_parse() {
     let text = concat!(
-        r#"{"veertien_trace":1,"tenant":"almere","number":"14036","start_wall":"2010-01-11T08:00:00+01:00","seed":1,"calls":3,"profile":"hand"}"#, "\n",
-        r#"{"arrival_offset_ms":0,"dialled":"14036","caller":"sim-caller-1","department":"burgerzaken","menu_digit":"1","patience_ms":90000,"talk_ms":200000,"agent_action":"handle"}"#, "\n",
+        r#"{"veertien_trace":1,"tenant":"almere","number":"14036","start_wall":"2010-01-11T08:00:00+01:00","seed":1,"calls":3,"profile":"hand"}"#,
         "\n",
-        r#"{"arrival_offset_ms":5,"dialled":"14036","caller":"sim-caller-2","department":"algemeen","menu_digit":null,"patience_ms":1,"talk_ms":2,"agent_action":{"cold_transfer":{"group":"vth","backoffice_answers":false}}}"#, "\n",
-        r#"{"arrival_offset_ms":5,"dialled":"14036","caller":"sim-caller-3","department":"stadsbeheer","menu_digit":"4","patience_ms":1,"talk_ms":2,"agent_action":{"warm_transfer":{"group":"vth","backoffice_answers":true}}}"#, "\n",
+        r#"{"arrival_offset_ms":0,"dialled":"14036","caller":"sim-caller-1","department":"burgerzaken","menu_digit":"1","patience_ms":90000,"talk_ms":200000,"agent_action":"handle"}"#,
+        "\n",
+        "\n",
+        r#"{"arrival_offset_ms":5,"dialled":"14036","caller":"sim-caller-2","department":"algemeen","menu_digit":null,"patience_ms":1,"talk_ms":2,"agent_action":{"cold_transfer":{"group":"vth","backoffice_answers":false}}}"#,
+        "\n",
+        r#"{"arrival_offset_ms":5,"dialled":"14036","caller":"sim-caller-3","department":"stadsbeheer","menu_digit":"4","patience_ms":1,"talk_ms":2,"agent_action":{"warm_transfer":{"group":"vth","backoffice_answers":true}}}"#,
+        "\n",
     );
     let calls: Vec<TraceCall> = TraceReader::new(Cursor::new(text))
         .expect("header")
@@ -150,7 +159,9 @@ fn the_documented_line_shapes_parse() {
     assert_eq!(calls.len(), 3);
     assert_eq!(calls[0].agent_action, AgentAction::Handle);
     assert_eq!(calls[1].menu_digit, None);
-    assert!(matches!(&calls[2].agent_action, AgentAction::WarmTransfer(t) if t.group == "vth" && t.backoffice_answers));
+    assert!(
+        matches!(&calls[2].agent_action, AgentAction::WarmTransfer(t) if t.group == "vth" && t.backoffice_answers)
+    );
 }
 
 /// The first error a reader gives for `body` after a valid header promising `calls`.
@@ -184,13 +195,91 @@ fn bad_lines_report_their_line_number() {
         other => panic!("expected a syntax error, got {other}"),
     }
     let extra_field = good(0).replace("\"talk_ms\"", "\"bsn\":\"x\",\"talk_ms\"");
-    assert!(matches!(first_error(1, &format!("{extra_field}\n")), TraceError::Syntax { line: 2, .. }));
-    assert!(matches!(first_error(2, &format!("{}\n", good(0))), TraceError::CountMismatch { expected: 2, found: 1 }));
+    assert!(matches!(
+        first_error(1, &format!("{extra_field}\n")),
+        TraceError::Syntax { line: 2, .. }
+    ));
+    assert!(matches!(
+        first_error(2, &format!("{}\n", good(0))),
+        TraceError::CountMismatch { expected: 2, found: 1 }
+    ));
     assert!(matches!(TraceReader::new(Cursor::new("")), Err(TraceError::MissingHeader)));
     assert!(matches!(
-        TraceReader::new(Cursor::new(r#"{"veertien_trace":2,"tenant":"t","number":"1","start_wall":"","seed":1,"calls":0,"profile":"p"}"#)),
+        TraceReader::new(Cursor::new(
+            r#"{"veertien_trace":2,"tenant":"t","number":"1","start_wall":"","seed":1,"calls":0,"profile":"p"}"#
+        )),
         Err(TraceError::UnsupportedVersion { found: 2 })
     ));
     let error_text = first_error(3, &format!("{}\n{}\nnot json\n", good(0), good(1))).to_string();
     assert!(error_text.starts_with("line 4:"), "{error_text}");
+}
+
+#[test]
+fn generated_calls_follow_the_profile_distributions() {
+    let profile = almere();
+    let (_, calls) = generate_trace(&profile, 11, study_month());
+    let n = calls.len() as f64;
+
+    // Patience: exponential, so the standard deviation equals the mean; allow 5 se.
+    let patience_mean_s = calls.iter().map(|c| c.patience_ms as f64).sum::<f64>() / n / 1000.0;
+    let se = profile.patience_mean_s / n.sqrt();
+    assert!(
+        (patience_mean_s - profile.patience_mean_s).abs() < 5.0 * se,
+        "patience {patience_mean_s}"
+    );
+
+    // Talk time per department: lognormal with the profile's mean and cv.
+    for department in &profile.departments {
+        let talks: Vec<f64> = calls
+            .iter()
+            .filter(|c| c.department == department.id)
+            .map(|c| c.talk_ms as f64 / 1000.0)
+            .collect();
+        if talks.len() < 1000 {
+            continue;
+        }
+        let mean = talks.iter().sum::<f64>() / talks.len() as f64;
+        let se = profile.talk_cv * department.talk_mean_s / (talks.len() as f64).sqrt();
+        assert!((mean - department.talk_mean_s).abs() < 5.0 * se, "{}: talk {mean}", department.id);
+    }
+
+    // Backoffice reachability among transfers: 27 of 68.
+    let transfers: Vec<bool> = calls
+        .iter()
+        .filter_map(|c| match &c.agent_action {
+            AgentAction::ColdTransfer(t) | AgentAction::WarmTransfer(t) => {
+                Some(t.backoffice_answers)
+            }
+            AgentAction::Handle => None,
+        })
+        .collect();
+    let answered = transfers.iter().filter(|a| **a).count() as f64 / transfers.len() as f64;
+    let p = 27.0 / 68.0;
+    let se = (p * (1.0 - p) / transfers.len() as f64).sqrt();
+    assert!((answered - p).abs() < 5.0 * se, "answered {answered}");
+}
+
+#[test]
+fn a_day_is_the_same_whatever_range_it_is_generated_in() {
+    let profile = almere();
+    let day = date(2010, 1, 13);
+    let alone = DateRange::new(day, day).expect("one day");
+    let week = DateRange::new(date(2010, 1, 11), date(2010, 1, 15)).expect("one week");
+    let (alone_header, alone_calls) = generate_trace(&profile, 5, alone);
+    let (week_header, week_calls) = generate_trace(&profile, 5, week);
+    let start_difference_ms = (start_utc_ms(&alone_header) - start_utc_ms(&week_header)) as u64;
+    let from_week: Vec<(u64, String, u64)> = week_calls
+        .iter()
+        .filter(|c| {
+            c.arrival_offset_ms >= start_difference_ms
+                && c.arrival_offset_ms < start_difference_ms + 86_400_000
+        })
+        .map(|c| (c.arrival_offset_ms - start_difference_ms, c.department.clone(), c.talk_ms))
+        .collect();
+    let alone: Vec<(u64, String, u64)> = alone_calls
+        .iter()
+        .map(|c| (c.arrival_offset_ms, c.department.clone(), c.talk_ms))
+        .collect();
+    assert!(!alone.is_empty());
+    assert_eq!(from_week, alone);
 }

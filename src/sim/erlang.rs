@@ -68,8 +68,8 @@ impl ErlangC {
         if load >= agents {
             return None;
         }
-        let seconds = self.probability_of_waiting() * self.average_handling.as_secs_f64()
-            / (agents - load);
+        let seconds =
+            self.probability_of_waiting() * self.average_handling.as_secs_f64() / (agents - load);
         Duration::try_from_secs_f64(seconds).ok()
     }
 }
@@ -145,7 +145,8 @@ mod tests {
     fn many_agents_stay_finite_and_agree_with_smaller_cases() {
         for (agents, load) in [(1, 0.5), (3, 2.2), (25, 21.0), (60, 50.0)] {
             let direct = direct_probability_of_waiting(agents, load);
-            let recursive = ErlangC::new(agents, load, Duration::from_secs(200)).probability_of_waiting();
+            let recursive =
+                ErlangC::new(agents, load, Duration::from_secs(200)).probability_of_waiting();
             assert!((recursive - direct).abs() < 1e-9, "c={agents}: {recursive} vs {direct}");
         }
         // 500 agents: 500! overflows f64, the recursion does not.

@@ -89,9 +89,11 @@ pub fn amsterdam_to_utc(local: NaiveDateTime) -> Option<WallTime> {
 /// first date if it has none), as a UTC instant and as RFC 3339 with the local offset.
 pub fn trace_start(profile: &Profile, range: DateRange) -> Option<(WallTime, String)> {
     let date = working_days(profile, range).first().copied().unwrap_or(range.first);
-    let local = date.and_time(NaiveTime::from_num_seconds_from_midnight_opt(profile.opening_start_s, 0)?);
+    let local =
+        date.and_time(NaiveTime::from_num_seconds_from_midnight_opt(profile.opening_start_s, 0)?);
     let wall = amsterdam_to_utc(local)?;
-    let offset_s = (local - chrono::DateTime::from_timestamp_millis(wall.unix_ms())?.naive_utc()).num_seconds();
+    let offset_s = (local - chrono::DateTime::from_timestamp_millis(wall.unix_ms())?.naive_utc())
+        .num_seconds();
     let sign = if offset_s < 0 { '-' } else { '+' };
     let offset_abs_min = offset_s.abs() / 60;
     let text = format!(
@@ -128,8 +130,13 @@ pub fn generate(profile: &Profile, seed: u64, range: DateRange) -> GeneratedCall
     }
 }
 
-/// A whole trace: its header (with the call count) and calls.
-pub fn generate_trace(profile: &Profile, seed: u64, range: DateRange) -> (TraceHeader, Vec<TraceCall>) {
+/// A whole trace: its header (with the call count) and calls. `start_wall` is empty only
+/// if the opening time does not exist locally (inside the spring-forward hour).
+pub fn generate_trace(
+    profile: &Profile,
+    seed: u64,
+    range: DateRange,
+) -> (TraceHeader, Vec<TraceCall>) {
     let calls: Vec<TraceCall> = generate(profile, seed, range).collect();
     let start_wall = trace_start(profile, range).map(|(_, text)| text).unwrap_or_default();
     let header = TraceHeader {
@@ -167,7 +174,8 @@ impl GeneratedCalls<'_> {
                 + ChronoDuration::milliseconds(arrival_ms as i64);
             let Some(utc) = amsterdam_to_utc(local) else { continue };
             let Ok(offset_ms) = u64::try_from(utc.unix_ms() - self.start_utc_ms) else { continue };
-            let call = draw_call(self.profile, &mut calls_rng, offset_ms, sim_caller(self.next_caller));
+            let call =
+                draw_call(self.profile, &mut calls_rng, offset_ms, sim_caller(self.next_caller));
             self.next_caller += 1;
             self.pending.push_back(call);
         }
@@ -179,7 +187,8 @@ impl GeneratedCalls<'_> {
 fn arrivals_in_day(profile: &Profile, rng: &mut SeededRng) -> Vec<u64> {
     const MS_PER_HOUR: f64 = 3_600_000.0;
     let daily_calls = profile.calls_per_working_day();
-    let hourly_rates: Vec<f64> = profile.hourly_share.iter().map(|share| share * daily_calls).collect();
+    let hourly_rates: Vec<f64> =
+        profile.hourly_share.iter().map(|share| share * daily_calls).collect();
     let peak_per_hour = hourly_rates.iter().copied().fold(0.0, f64::max);
     if peak_per_hour <= 0.0 {
         return Vec::new();
@@ -202,7 +211,12 @@ fn arrivals_in_day(profile: &Profile, rng: &mut SeededRng) -> Vec<u64> {
 
 /// One call's attributes. Always makes the same draws in the same order, whatever the
 /// outcome, so one call's choices never shift the next call's.
-fn draw_call(profile: &Profile, rng: &mut SeededRng, arrival_offset_ms: u64, caller: String) -> TraceCall {
+fn draw_call(
+    profile: &Profile,
+    rng: &mut SeededRng,
+    arrival_offset_ms: u64,
+    caller: String,
+) -> TraceCall {
     let department_index = sample::weighted_index(rng, &profile.department_shares()).unwrap_or(0);
     let department = &profile.departments[department_index];
     let outcomes = &department.outcomes;

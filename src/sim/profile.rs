@@ -181,15 +181,20 @@ impl Profile {
         let working_days = volume
             .working_days
             .iter()
-            .map(|day| parse_weekday(day).ok_or_else(|| invalid("volume.working_days", format!("unknown day {day:?}, use mon..sun"))))
+            .map(|day| {
+                parse_weekday(day).ok_or_else(|| {
+                    invalid("volume.working_days", format!("unknown day {day:?}, use mon..sun"))
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let (opening_start_s, opening_end_s) = parse_opening(&volume.opening)?;
         let closed_days = volume
             .closed_days
             .iter()
             .map(|day| {
-                NaiveDate::parse_from_str(day, "%Y-%m-%d")
-                    .map_err(|_| invalid("volume.closed_days", format!("{day:?} is not YYYY-MM-DD")))
+                NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| {
+                    invalid("volume.closed_days", format!("{day:?} is not YYYY-MM-DD"))
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let open_hours = (opening_end_s - opening_start_s) / SECONDS_PER_HOUR;
@@ -211,11 +216,8 @@ impl Profile {
         if raw.department.is_empty() {
             return Err(invalid("department", "at least one department"));
         }
-        let departments = raw
-            .department
-            .into_iter()
-            .map(Department::from_raw)
-            .collect::<Result<Vec<_>, _>>()?;
+        let departments =
+            raw.department.into_iter().map(Department::from_raw).collect::<Result<Vec<_>, _>>()?;
         Ok(Profile {
             name: raw.profile.name,
             tenant: raw.profile.tenant,
@@ -230,7 +232,8 @@ impl Profile {
             hourly_share,
             patience_mean_s: raw.patience.mean_s,
             talk_cv: raw.talk.cv,
-            backoffice_answer_probability: f64::from(backoffice.reached) / f64::from(backoffice.attempts),
+            backoffice_answer_probability: f64::from(backoffice.reached)
+                / f64::from(backoffice.attempts),
             departments,
         })
     }
@@ -269,7 +272,12 @@ impl Department {
                 let mut chars = key.chars();
                 match (chars.next(), chars.next()) {
                     (Some(c), None) if c.is_ascii_digit() || c == '*' || c == '#' => Some(c),
-                    _ => return Err(invalid(field("menu_digit"), format!("{key:?} is not one key 0-9, * or #"))),
+                    _ => {
+                        return Err(invalid(
+                            field("menu_digit"),
+                            format!("{key:?} is not one key 0-9, * or #"),
+                        ))
+                    }
                 }
             }
         };
@@ -320,7 +328,12 @@ fn parse_weekday(text: &str) -> Option<Weekday> {
 /// `"HH:00-HH:00"` to seconds after midnight; whole hours only, since the arrival curve
 /// has one share per hour.
 fn parse_opening(text: &str) -> Result<(u32, u32), ProfileError> {
-    let bad = || invalid("volume.opening", format!("{text:?} is not \"HH:00-HH:00\" with whole hours, start before end"));
+    let bad = || {
+        invalid(
+            "volume.opening",
+            format!("{text:?} is not \"HH:00-HH:00\" with whole hours, start before end"),
+        )
+    };
     let (start, end) = text.split_once('-').ok_or_else(bad)?;
     let hour = |part: &str| -> Option<u32> {
         let (hours, minutes) = part.trim().split_once(':')?;

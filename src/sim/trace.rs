@@ -133,7 +133,9 @@ pub enum TraceError {
         found: u32,
     },
     /// A call arrives before the call on the line above it.
-    #[error("line {line}: arrival_offset_ms {offset_ms} is before the previous call's {previous_ms}")]
+    #[error(
+        "line {line}: arrival_offset_ms {offset_ms} is before the previous call's {previous_ms}"
+    )]
     OutOfOrder {
         /// 1-based line number.
         line: u64,
