@@ -22,6 +22,26 @@ impl ErlangC {
         ErlangC { agents, offered_erlang, average_handling }
     }
 
+    /// Offered load in Erlang of `calls_per_hour` calls each taking `average_handling`.
+    pub fn offered_load(calls_per_hour: f64, average_handling: Duration) -> f64 {
+        calls_per_hour * average_handling.as_secs_f64() / 3600.0
+    }
+
+    /// The fewest agents that reach `service_level` (a share, e.g. 0.8) within `target`
+    /// for `offered_erlang` load; `None` if even `max_agents` agents fall short.
+    pub fn agents_needed(
+        offered_erlang: f64,
+        average_handling: Duration,
+        target: Duration,
+        service_level: f64,
+        max_agents: u32,
+    ) -> Option<u32> {
+        (1..=max_agents).find(|agents| {
+            ErlangC::new(*agents, offered_erlang, average_handling).service_level(target)
+                >= service_level
+        })
+    }
+
     /// Erlang B blocking probability for `agents` servers, by the stable recursion
     /// `B(0) = 1, B(k) = A·B(k-1) / (k + A·B(k-1))`.
     pub fn erlang_b(&self) -> f64 {
@@ -159,6 +179,19 @@ mod tests {
         // M/M/1: P_w = rho.
         let p = ErlangC::new(1, 0.3, Duration::from_secs(60)).probability_of_waiting();
         assert!((p - 0.3).abs() < 1e-12);
+    }
+
+    #[test]
+    fn staffing_finds_the_smallest_sufficient_team() {
+        let handling = Duration::from_secs(180);
+        let target = Duration::from_secs(25);
+        // 160 calls/h of 180 s = 8 Erlang.
+        let load = ErlangC::offered_load(160.0, handling);
+        assert!((load - 8.0).abs() < 1e-12);
+        let agents = ErlangC::agents_needed(load, handling, target, 0.8, 100).expect("reachable");
+        let level = |c| ErlangC::new(c, load, handling).service_level(target);
+        assert!(level(agents) >= 0.8 && level(agents - 1) < 0.8, "{agents} agents");
+        assert_eq!(ErlangC::agents_needed(load, handling, target, 0.8, 8), None);
     }
 
     #[test]

@@ -109,6 +109,7 @@ pub fn trace_start(profile: &Profile, range: DateRange) -> Option<(WallTime, Str
 #[derive(Debug)]
 pub struct GeneratedCalls<'p> {
     profile: &'p Profile,
+    department_shares: Vec<f64>,
     seed: u64,
     days: VecDeque<NaiveDate>,
     start_utc_ms: i64,
@@ -122,6 +123,7 @@ pub fn generate(profile: &Profile, seed: u64, range: DateRange) -> GeneratedCall
     let start_utc_ms = trace_start(profile, range).map_or(0, |(wall, _)| wall.unix_ms());
     GeneratedCalls {
         profile,
+        department_shares: profile.department_shares(),
         seed,
         days: working_days(profile, range).into(),
         start_utc_ms,
@@ -174,8 +176,13 @@ impl GeneratedCalls<'_> {
                 + ChronoDuration::milliseconds(arrival_ms as i64);
             let Some(utc) = amsterdam_to_utc(local) else { continue };
             let Ok(offset_ms) = u64::try_from(utc.unix_ms() - self.start_utc_ms) else { continue };
-            let call =
-                draw_call(self.profile, &mut calls_rng, offset_ms, sim_caller(self.next_caller));
+            let call = draw_call(
+                self.profile,
+                &self.department_shares,
+                &mut calls_rng,
+                offset_ms,
+                sim_caller(self.next_caller),
+            );
             self.next_caller += 1;
             self.pending.push_back(call);
         }
@@ -213,11 +220,12 @@ fn arrivals_in_day(profile: &Profile, rng: &mut SeededRng) -> Vec<u64> {
 /// outcome, so one call's choices never shift the next call's.
 fn draw_call(
     profile: &Profile,
+    department_shares: &[f64],
     rng: &mut SeededRng,
     arrival_offset_ms: u64,
     caller: String,
 ) -> TraceCall {
-    let department_index = sample::weighted_index(rng, &profile.department_shares()).unwrap_or(0);
+    let department_index = sample::weighted_index(rng, department_shares).unwrap_or(0);
     let department = &profile.departments[department_index];
     let outcomes = &department.outcomes;
     let outcome = sample::weighted_index(rng, &[outcomes.handled, outcomes.cold, outcomes.warm]);
