@@ -436,8 +436,10 @@ impl Engine {
 
     /// Removes the call, releases its media and emits its one disposition.
     pub(super) fn end_call(&mut self, id: CallId, reason: EndReason) {
-        let Some(call) = self.calls.get(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else { return };
         let legs = call.legs.clone();
+        // Not waiting any more: a ringing agent leg is cancelled, not a missed offer.
+        call.phase = Phase::Leaving(reason.clone());
         for leg in legs {
             self.cancel_leg(leg);
         }
