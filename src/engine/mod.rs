@@ -434,6 +434,16 @@ impl Engine {
         MediaSessionId(self.media_ids.next_raw())
     }
 
+    /// Our side of a new media session on `rtp_port` (RFC 4566 §5.2: a fresh session id).
+    fn local_media(&mut self, rtp_port: u16) -> crate::media::sdp::LocalMedia {
+        crate::media::sdp::LocalMedia {
+            ip: self.config.advertised.ip(),
+            rtp_port,
+            session_id: self.branches.next_u64() >> 1,
+            session_version: 1,
+        }
+    }
+
     fn new_tag(&mut self) -> String {
         self.tags.token(12)
     }
