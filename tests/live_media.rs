@@ -326,3 +326,92 @@ async fn a_missing_prompt_directory_stops_the_start_naming_it() {
     let error = result.expect_err("startup fails");
     assert!(error.to_string().contains("no/such/prompts"), "{error}");
 }
+
+mod bridge {
+    use super::*;
+    use std::sync::Arc;
+    use tokio::sync::mpsc;
+    use veertien::core::ids::{CallId, MediaSessionId};
+    use veertien::engine::{MediaCommand, MediaEvent, MediaFormat, PromptRef};
+    use veertien::live::media::{MediaPlane, MediaPlaneConfig, PromptCache};
+    use veertien::live::LiveClock;
+
+    fn plane() -> (MediaPlane, mpsc::Receiver<MediaEvent>) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let prompts = Arc::new(PromptCache::load(&root.join("config/prompts/nl")).expect("prompts load"));
+        let config = MediaPlaneConfig { bind_ip: [127, 0, 0, 1].into(), inactivity_timeout: Duration::from_secs(60), prompts };
+        let (events, events_rx) = mpsc::channel(64);
+        (MediaPlane::new(config, LiveClock::start(), 7, events), events_rx)
+    }
+
+    async fn open(plane: &mut MediaPlane, id: u64, port: u16, phone: &UdpSocket, codec: Codec, te: Option<u8>) {
+        let format = MediaFormat { codec, payload_type: codec.static_payload_type(), telephone_event_pt: te };
+        let remote = phone.local_addr().ok();
+        plane
+            .handle(MediaCommand::Open { session: MediaSessionId(id), call: CallId(id), rtp_port: port, remote, format: Some(format) })
+            .await;
+    }
+
+    #[tokio::test]
+    async fn bridged_legs_relay_with_transcoding_and_one_continuous_stream_per_peer() {
+        let (mut plane, _events) = plane();
+        let (caller, agent) = (socket().await, socket().await);
+        open(&mut plane, 1, 31600, &caller, Codec::Pcma, Some(101)).await;
+        open(&mut plane, 2, 31602, &agent, Codec::Pcmu, None).await;
+        let caller_side = plane.rtp_addr(MediaSessionId(1)).expect("caller leg open");
+        let agent_side = plane.rtp_addr(MediaSessionId(2)).expect("agent leg open");
+
+        // The caller hears a prompt first.
+        let prompt = MediaCommand::Play { session: MediaSessionId(1), prompts: vec![PromptRef::new("welcome")], looped: false, barge_in: false };
+        plane.handle(prompt).await;
+        let mut heard = Vec::new();
+        for _ in 0..5 {
+            heard.push(receive_rtp(&caller, Duration::from_secs(2)).await.expect("prompt frames"));
+        }
+        plane.handle(MediaCommand::Bridge { a: MediaSessionId(1), b: MediaSessionId(2) }).await;
+
+        // The agent speaks (µ-law); the caller hears it as A-law, in the same stream.
+        let agent_tone: Vec<u8> = (0..160).map(|i| g711::encode(Codec::Pcmu, if i % 2 == 0 { 4000 } else { -4000 })).collect();
+        for sequence in 0..3u16 {
+            let packet = rtp_packet(0, sequence == 0, 50_000 + sequence, 1_000_000 + u32::from(sequence) * 160, &agent_tone);
+            agent.send_to(&packet, agent_side).await.expect("agent rtp");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let relayed = loop {
+            let frame = receive_rtp(&caller, Duration::from_secs(2)).await.expect("relayed audio");
+            if frame.marker {
+                break frame;
+            }
+            heard.push(frame); // prompt frames in flight when the bridge started
+        };
+        let last_prompt = heard.last().expect("prompt frames");
+        assert_eq!(relayed.sequence, last_prompt.sequence.wrapping_add(1), "the relay continues the prompt's sequence");
+        assert_eq!(relayed.ssrc, last_prompt.ssrc, "the caller sees one SSRC");
+        assert_eq!(relayed.payload_type, 8, "the caller's payload type");
+        let expected: Vec<u8> = agent_tone.iter().map(|b| g711::ulaw_to_alaw(*b)).collect();
+        assert_eq!(relayed.payload, expected, "µ-law transcoded to A-law");
+        let next = receive_rtp(&caller, Duration::from_secs(1)).await.expect("second relayed frame");
+        assert_eq!((next.sequence, next.timestamp), (relayed.sequence.wrapping_add(1), relayed.timestamp.wrapping_add(160)));
+
+        // The caller's audio reaches the agent as µ-law; its DTMF is dropped (no
+        // telephone-event on the agent leg) but still detected.
+        let caller_voice = [g711::encode(Codec::Pcma, 1000); 160];
+        caller.send_to(&rtp_packet(8, true, 7, 640, &caller_voice), caller_side).await.expect("caller rtp");
+        let to_agent = receive_rtp(&agent, Duration::from_secs(1)).await.expect("relayed to the agent");
+        assert_eq!(to_agent.payload_type, 0);
+        assert!(to_agent.payload.iter().all(|b| *b == g711::alaw_to_ulaw(caller_voice[0])));
+        caller.send_to(&rtp_packet(101, true, 8, 800, &[3, 0x80 | 10, 0, 160]), caller_side).await.expect("dtmf");
+        assert!(receive_rtp(&agent, Duration::from_millis(300)).await.is_none(), "no telephone-event to a leg without it");
+        let counters = plane.counters();
+        assert_eq!(veertien::live::media::MediaCounters::get(&counters.dtmf_digits), 1);
+
+        // After Unbridge nothing is relayed; Close frees the ports at once.
+        plane.handle(MediaCommand::Unbridge { a: MediaSessionId(1), b: MediaSessionId(2) }).await;
+        caller.send_to(&rtp_packet(8, false, 9, 960, &caller_voice), caller_side).await.expect("caller rtp");
+        assert!(receive_rtp(&agent, Duration::from_millis(300)).await.is_none(), "unbridged");
+        plane.handle(MediaCommand::Close { session: MediaSessionId(1), rtp_port: 31600 }).await;
+        plane.handle(MediaCommand::Close { session: MediaSessionId(2), rtp_port: 31602 }).await;
+        assert_eq!(plane.session_count(), 0);
+        std::net::UdpSocket::bind("127.0.0.1:31600").expect("port free after Close");
+    }
+}
