@@ -170,8 +170,11 @@ fn run(calls: usize, seconds: u64, port_min: u16) -> Outcome {
             receivers.push(tokio::spawn(receive_loop(socket.clone(), epoch, totals.clone(), receiving.clone())));
         }
         let mut senders = Vec::new();
-        for (socket, targets) in sockets.iter().zip(daemon_addrs) {
-            senders.push(tokio::spawn(send_loop(socket.clone(), targets, epoch, totals.clone(), sending.clone())));
+        for (index, (socket, targets)) in sockets.iter().zip(daemon_addrs).enumerate() {
+            // Phones do not all speak on the same millisecond: spread the sockets over the frame.
+            let start = tokio::time::Instant::now() + FRAME * index as u32 / PHONE_SOCKETS as u32;
+            let sender = send_loop(socket.clone(), targets, start, epoch, totals.clone(), sending.clone());
+            senders.push(tokio::spawn(sender));
         }
         tokio::time::sleep(Duration::from_secs(seconds)).await;
         sending.store(false, Ordering::Relaxed);
@@ -211,10 +214,17 @@ fn run(calls: usize, seconds: u64, port_min: u16) -> Outcome {
     outcome
 }
 
-/// Sends one frame per leg every 20 ms: sequence and timestamp advance, and the payload
+/// Sends one frame per leg every 20 ms from `start`: sequence and timestamp advance, and the payload
 /// starts with the send time in microseconds since `epoch`.
-async fn send_loop(socket: Arc<UdpSocket>, targets: Vec<SocketAddr>, epoch: Instant, totals: Arc<PhoneTotals>, sending: Arc<AtomicBool>) {
-    let mut ticker = tokio::time::interval(FRAME);
+async fn send_loop(
+    socket: Arc<UdpSocket>,
+    targets: Vec<SocketAddr>,
+    start: tokio::time::Instant,
+    epoch: Instant,
+    totals: Arc<PhoneTotals>,
+    sending: Arc<AtomicBool>,
+) {
+    let mut ticker = tokio::time::interval_at(start, FRAME);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut packet = Vec::with_capacity(12 + 160);
     let mut sequence = 0u16;
