@@ -81,3 +81,50 @@ fn sipp_plays_rfc4733_digit_1_and_the_daemon_detects_it() {
     let presses = daemon.stderr_text().matches("caller pressed a key").count();
     assert_eq!(presses, 1, "one press (its three end packets) is one digit");
 }
+
+/// The welcome prompt's samples, as shipped.
+fn welcome_samples() -> Vec<i16> {
+    let bytes = std::fs::read(support::repo_root().join("config/prompts/nl/welcome.wav")).expect("welcome.wav readable");
+    veertien::media::wav::parse_wav(&bytes).expect("welcome.wav parses")
+}
+
+fn rms(samples: &[i16]) -> f64 {
+    (samples.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / samples.len().max(1) as f64).sqrt()
+}
+
+#[test]
+fn baresip_hears_the_welcome_and_its_key_press_is_detected() {
+    require_tool("baresip");
+    let daemon = Daemon::start(&[]);
+    // baresip's sndfile module writes what it decodes from our RTP to a WAV file.
+    let dumps = ScratchDir::new("baresip-dumps");
+    let mut phone = Baresip::start_with_config(&format!("module sndfile.so\nsnd_path {}\n", dumps.path().display()));
+    phone.dial(&format!("sip:14036@{}", daemon.sip_addr()));
+    assert!(phone.wait_for_event("CALL_ESTABLISHED", STEP_TIMEOUT).is_some(), "no call\n{}", phone.diagnostics());
+
+    // Listen to the whole welcome (not a pass/fail timing: the length is checked below).
+    let welcome = welcome_samples();
+    std::thread::sleep(Duration::from_millis(welcome.len() as u64 / 8 + 1000));
+    phone.send_digits("5");
+    let line = daemon
+        .wait_for_log_line(&["caller pressed a key"], STEP_TIMEOUT)
+        .unwrap_or_else(|| panic!("baresip's key press not detected\n{}", phone.diagnostics()));
+    assert_eq!(log_field(&line, "digit"), Some("5"), "{line}");
+    phone.hangup();
+    assert!(phone.wait_for_event("CALL_CLOSED", STEP_TIMEOUT).is_some(), "no hang-up\n{}", phone.diagnostics());
+    phone.quit();
+
+    let decoded = std::fs::read_dir(dumps.path())
+        .expect("dump dir readable")
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| path.to_string_lossy().ends_with("-dec.wav"))
+        .unwrap_or_else(|| panic!("baresip wrote no decoded audio\n{}", phone.diagnostics()));
+    let heard = veertien::media::wav::parse_wav(&std::fs::read(&decoded).expect("dump readable")).expect("dump is a WAV");
+    let start = heard.iter().position(|s| s.unsigned_abs() > 200).expect("baresip heard something");
+    let after_start = &heard[start..];
+    assert!(after_start.len() + 160 >= welcome.len(), "heard {} samples, the welcome has {}", after_start.len(), welcome.len());
+    let heard_welcome = &after_start[..welcome.len().min(after_start.len())];
+    let (heard_rms, welcome_rms) = (rms(heard_welcome), rms(&welcome));
+    assert!(heard_rms > welcome_rms * 0.5 && heard_rms < welcome_rms * 2.0, "heard RMS {heard_rms}, welcome RMS {welcome_rms}");
+}
