@@ -20,11 +20,21 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 /// list (or the package's usual directory when dpkg is unavailable).
 fn dtmf_pcap() -> PathBuf {
     const NAME: &str = "dtmf_2833_1.pcap";
-    let listed = Command::new("dpkg").args(["-L", "sip-tester"]).output().ok().and_then(|output| {
-        String::from_utf8_lossy(&output.stdout).lines().find(|line| line.ends_with(NAME)).map(PathBuf::from)
-    });
+    let listed = Command::new("dpkg")
+        .args(["-L", "sip-tester"])
+        .output()
+        .ok()
+        .and_then(|output| {
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .find(|line| line.ends_with(NAME))
+                .map(PathBuf::from)
+        });
     let path = listed.unwrap_or_else(|| PathBuf::from("/usr/share/sip-tester").join(NAME));
-    assert!(path.is_file(), "{NAME} not found (package sip-tester): run tests/run, which installs it");
+    assert!(
+        path.is_file(),
+        "{NAME} not found (package sip-tester): run tests/run, which installs it"
+    );
     path
 }
 
@@ -47,7 +57,16 @@ fn sipp_plays_rfc4733_digit_1_and_the_daemon_detects_it() {
         .arg(daemon.sip_addr().to_string())
         .arg("-sf")
         .arg(&scenario)
-        .args(["-s", "14036", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", &free_udp_port().to_string()])
+        .args([
+            "-s",
+            "14036",
+            "-i",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+            "-mp",
+            &free_udp_port().to_string(),
+        ])
         .args(["-m", "1", "-timeout", "20s", "-timeout_error", "-nostdin", "-trace_err"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -73,7 +92,12 @@ fn sipp_plays_rfc4733_digit_1_and_the_daemon_detects_it() {
         .filter(|entry| entry.file_name().to_string_lossy().ends_with("_errors.log"))
         .map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default())
         .collect::<String>();
-    assert_eq!(status.and_then(|s| s.code()), Some(0), "sipp failed\n{}", tail(&errors, 4000));
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "sipp failed\n{}",
+        tail(&errors, 4000)
+    );
     let line = daemon
         .wait_for_log_line(&["caller pressed a key"], STEP_TIMEOUT)
         .unwrap_or_else(|| panic!("no digit detected\n{}", tail(&daemon.stderr_text(), 4000)));
@@ -84,7 +108,8 @@ fn sipp_plays_rfc4733_digit_1_and_the_daemon_detects_it() {
 
 /// The welcome prompt's samples, as shipped.
 fn welcome_samples() -> Vec<i16> {
-    let bytes = std::fs::read(support::repo_root().join("config/prompts/nl/welcome.wav")).expect("welcome.wav readable");
+    let bytes =
+        std::fs::read(support::repo_root().join("config/prompts/nl/welcome.wav")).expect("welcome.wav readable");
     veertien::media::wav::parse_wav(&bytes).expect("welcome.wav parses")
 }
 
@@ -100,7 +125,11 @@ fn baresip_hears_the_welcome_and_its_key_press_is_detected() {
     let dumps = ScratchDir::new("baresip-dumps");
     let mut phone = Baresip::start_with_config(&format!("module sndfile.so\nsnd_path {}\n", dumps.path().display()));
     phone.dial(&format!("sip:14036@{}", daemon.sip_addr()));
-    assert!(phone.wait_for_event("CALL_ESTABLISHED", STEP_TIMEOUT).is_some(), "no call\n{}", phone.diagnostics());
+    assert!(
+        phone.wait_for_event("CALL_ESTABLISHED", STEP_TIMEOUT).is_some(),
+        "no call\n{}",
+        phone.diagnostics()
+    );
 
     // Listen to the whole welcome (not a pass/fail timing: the length is checked below).
     let welcome = welcome_samples();
@@ -111,7 +140,11 @@ fn baresip_hears_the_welcome_and_its_key_press_is_detected() {
         .unwrap_or_else(|| panic!("baresip's key press not detected\n{}", phone.diagnostics()));
     assert_eq!(log_field(&line, "digit"), Some("5"), "{line}");
     phone.hangup();
-    assert!(phone.wait_for_event("CALL_CLOSED", STEP_TIMEOUT).is_some(), "no hang-up\n{}", phone.diagnostics());
+    assert!(
+        phone.wait_for_event("CALL_CLOSED", STEP_TIMEOUT).is_some(),
+        "no hang-up\n{}",
+        phone.diagnostics()
+    );
     phone.quit();
 
     let decoded = std::fs::read_dir(dumps.path())
@@ -120,11 +153,23 @@ fn baresip_hears_the_welcome_and_its_key_press_is_detected() {
         .map(|entry| entry.path())
         .find(|path| path.to_string_lossy().ends_with("-dec.wav"))
         .unwrap_or_else(|| panic!("baresip wrote no decoded audio\n{}", phone.diagnostics()));
-    let heard = veertien::media::wav::parse_wav(&std::fs::read(&decoded).expect("dump readable")).expect("dump is a WAV");
-    let start = heard.iter().position(|s| s.unsigned_abs() > 200).expect("baresip heard something");
+    let heard =
+        veertien::media::wav::parse_wav(&std::fs::read(&decoded).expect("dump readable")).expect("dump is a WAV");
+    let start = heard
+        .iter()
+        .position(|s| s.unsigned_abs() > 200)
+        .expect("baresip heard something");
     let after_start = &heard[start..];
-    assert!(after_start.len() + 160 >= welcome.len(), "heard {} samples, the welcome has {}", after_start.len(), welcome.len());
+    assert!(
+        after_start.len() + 160 >= welcome.len(),
+        "heard {} samples, the welcome has {}",
+        after_start.len(),
+        welcome.len()
+    );
     let heard_welcome = &after_start[..welcome.len().min(after_start.len())];
     let (heard_rms, welcome_rms) = (rms(heard_welcome), rms(&welcome));
-    assert!(heard_rms > welcome_rms * 0.5 && heard_rms < welcome_rms * 2.0, "heard RMS {heard_rms}, welcome RMS {welcome_rms}");
+    assert!(
+        heard_rms > welcome_rms * 0.5 && heard_rms < welcome_rms * 2.0,
+        "heard RMS {heard_rms}, welcome RMS {welcome_rms}"
+    );
 }

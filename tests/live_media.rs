@@ -32,20 +32,33 @@ async fn start(rtp_port_min: u16, extra: &[(&str, &str)]) -> Daemon {
         ("VEERTIEN_RTP__PORT_MIN".to_string(), rtp_port_min.to_string()),
         ("VEERTIEN_RTP__PORT_MAX".to_string(), (rtp_port_min + 20).to_string()),
         ("VEERTIEN_SHUTDOWN__DRAIN_S".to_string(), "1".to_string()),
-        ("VEERTIEN_DIALPLAN__DIRECTORY".to_string(), root.join("dialplans").display().to_string()),
-        ("VEERTIEN_RTP__PROMPT_DIRECTORY".to_string(), root.join("config/prompts/nl").display().to_string()),
+        (
+            "VEERTIEN_DIALPLAN__DIRECTORY".to_string(),
+            root.join("dialplans").display().to_string(),
+        ),
+        (
+            "VEERTIEN_RTP__PROMPT_DIRECTORY".to_string(),
+            root.join("config/prompts/nl").display().to_string(),
+        ),
     ];
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let settings = veertien::config::load_with_env(&root.join("config/veertien.toml"), env).expect("config loads");
     let plan = veertien::dialplan::load_dir(&settings.dialplan.directory).expect("dial plans load");
-    let listeners = Listeners::bind(settings.sip.listen, settings.http.listen).await.expect("bind");
+    let listeners = Listeners::bind(settings.sip.listen, settings.http.listen)
+        .await
+        .expect("bind");
     let sip = listeners.sip_addr().expect("sip addr");
     let http = listeners.http_addr().expect("http addr");
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(live::run(settings, plan, listeners, async {
         let _ = stopped.await;
     }));
-    Daemon { sip, http, stop: Some(stop), task }
+    Daemon {
+        sip,
+        http,
+        stop: Some(stop),
+        task,
+    }
 }
 
 impl Daemon {
@@ -72,7 +85,9 @@ impl Daemon {
     /// A media counter from `/health`.
     async fn media_counter(&self, name: &str) -> u64 {
         let health: serde_json::Value = serde_json::from_str(&self.get("/health").await).expect("health is JSON");
-        health["media"][name].as_u64().unwrap_or_else(|| panic!("no media.{name} in {health}"))
+        health["media"][name]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no media.{name} in {health}"))
     }
 
     /// Polls a media counter until it reaches `at_least` or `wait` passes; returns it.
@@ -93,13 +108,19 @@ async fn socket() -> UdpSocket {
 }
 
 async fn send(socket: &UdpSocket, to: SocketAddr, text: &str) {
-    socket.send_to(text.replace('\n', "\r\n").as_bytes(), to).await.expect("send");
+    socket
+        .send_to(text.replace('\n', "\r\n").as_bytes(), to)
+        .await
+        .expect("send");
 }
 
 /// The next SIP message, or `None` after `wait`.
 async fn receive(socket: &UdpSocket, wait: Duration) -> Option<String> {
     let mut buf = vec![0u8; 65_535];
-    let (len, _) = tokio::time::timeout(wait, socket.recv_from(&mut buf)).await.ok()?.ok()?;
+    let (len, _) = tokio::time::timeout(wait, socket.recv_from(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
     Some(String::from_utf8_lossy(&buf[..len]).into_owned())
 }
 
@@ -127,15 +148,27 @@ struct Call {
 
 /// Places a call offering PCMA and telephone-event with RTP at `sdp_rtp_port`; runs
 /// `before_ack` between the 200 and the ACK.
-async fn place_call(daemon: &Daemon, call_id: &str, sdp_rtp_port: u16, before_ack: impl AsyncFnOnce(SocketAddr)) -> Call {
+async fn place_call(
+    daemon: &Daemon,
+    call_id: &str,
+    sdp_rtp_port: u16,
+    before_ack: impl AsyncFnOnce(SocketAddr),
+) -> Call {
     let sip = socket().await;
     let me = sip.local_addr().expect("addr");
     let offer = format!(
         "v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio {sdp_rtp_port} RTP/AVP 8 {TELEPHONE_EVENT_PT}\na=rtpmap:8 PCMA/8000\na=rtpmap:{TELEPHONE_EVENT_PT} telephone-event/8000\na=fmtp:{TELEPHONE_EVENT_PT} 0-15\n"
     );
-    send(&sip, daemon.sip, &request("INVITE", me, call_id, "Content-Type: application/sdp\n", &offer)).await;
+    send(
+        &sip,
+        daemon.sip,
+        &request("INVITE", me, call_id, "Content-Type: application/sdp\n", &offer),
+    )
+    .await;
     let ok = loop {
-        let message = receive(&sip, Duration::from_secs(5)).await.expect("a response within 5 s");
+        let message = receive(&sip, Duration::from_secs(5))
+            .await
+            .expect("a response within 5 s");
         if message.starts_with("SIP/2.0 200") {
             break message;
         }
@@ -156,8 +189,10 @@ async fn place_call(daemon: &Daemon, call_id: &str, sdp_rtp_port: u16, before_ac
         .expect("To tag")
         .trim()
         .to_string();
-    let ack = request("ACK", me, call_id, "", "")
-        .replace("To: <sip:14036@127.0.0.1>", &format!("To: <sip:14036@127.0.0.1>;tag={to_tag}"));
+    let ack = request("ACK", me, call_id, "", "").replace(
+        "To: <sip:14036@127.0.0.1>",
+        &format!("To: <sip:14036@127.0.0.1>;tag={to_tag}"),
+    );
     send(&sip, daemon.sip, &ack).await;
     Call { sip, daemon_rtp }
 }
@@ -175,7 +210,10 @@ struct Frame {
 
 async fn receive_rtp(socket: &UdpSocket, wait: Duration) -> Option<Frame> {
     let mut buf = [0u8; 2048];
-    let (len, _) = tokio::time::timeout(wait, socket.recv_from(&mut buf)).await.ok()?.ok()?;
+    let (len, _) = tokio::time::timeout(wait, socket.recv_from(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
     let view = RtpHeaderView::parse(&buf[..len]).expect("the daemon sends valid RTP");
     Some(Frame {
         marker: view.marker(),
@@ -189,7 +227,13 @@ async fn receive_rtp(socket: &UdpSocket, wait: Duration) -> Option<Frame> {
 
 fn rtp_packet(payload_type: u8, marker: bool, sequence: u16, timestamp: u32, payload: &[u8]) -> Vec<u8> {
     let mut buf = Vec::new();
-    let header = RtpHeader { marker, payload_type, sequence, timestamp, ssrc: 0x0bad_cafe };
+    let header = RtpHeader {
+        marker,
+        payload_type,
+        sequence,
+        timestamp,
+        ssrc: 0x0bad_cafe,
+    };
     write_rtp(&mut buf, &header, payload);
     buf
 }
@@ -197,12 +241,16 @@ fn rtp_packet(payload_type: u8, marker: bool, sequence: u16, timestamp: u32, pay
 fn welcome_samples() -> usize {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/prompts/nl/welcome.wav");
     let bytes = std::fs::read(path).expect("welcome.wav readable");
-    veertien::media::wav::parse_wav(&bytes).expect("welcome.wav parses").len()
+    veertien::media::wav::parse_wav(&bytes)
+        .expect("welcome.wav parses")
+        .len()
 }
 
 fn rms(frames: &[Frame]) -> f64 {
-    let samples: Vec<f64> =
-        frames.iter().flat_map(|f| f.payload.iter().map(|b| f64::from(g711::decode(Codec::Pcma, *b)))).collect();
+    let samples: Vec<f64> = frames
+        .iter()
+        .flat_map(|f| f.payload.iter().map(|b| f64::from(g711::decode(Codec::Pcma, *b))))
+        .collect();
     (samples.iter().map(|s| s * s).sum::<f64>() / samples.len().max(1) as f64).sqrt()
 }
 
@@ -213,37 +261,68 @@ async fn the_caller_hears_the_welcome_then_hold_music_as_one_stream() {
     let rtp_port = rtp.local_addr().expect("addr").port();
     let _call = place_call(&daemon, "m1", rtp_port, async |_| {}).await;
 
-    let first = receive_rtp(&rtp, Duration::from_secs(3)).await.expect("the welcome starts");
+    let first = receive_rtp(&rtp, Duration::from_secs(3))
+        .await
+        .expect("the welcome starts");
     assert!(first.marker, "the first frame starts a talk spurt");
     assert_eq!(first.payload_type, 8, "PCMA as negotiated");
     let mut welcome = vec![first];
     let hold_first = loop {
-        let frame = receive_rtp(&rtp, Duration::from_secs(2)).await.expect("frames keep coming");
+        let frame = receive_rtp(&rtp, Duration::from_secs(2))
+            .await
+            .expect("frames keep coming");
         if frame.marker {
             break frame;
         }
         welcome.push(frame);
     };
     for pair in welcome.windows(2) {
-        assert_eq!(pair[1].sequence, pair[0].sequence.wrapping_add(1), "continuous sequence numbers");
-        assert_eq!(pair[1].timestamp, pair[0].timestamp.wrapping_add(160), "20 ms timestamp steps");
+        assert_eq!(
+            pair[1].sequence,
+            pair[0].sequence.wrapping_add(1),
+            "continuous sequence numbers"
+        );
+        assert_eq!(
+            pair[1].timestamp,
+            pair[0].timestamp.wrapping_add(160),
+            "20 ms timestamp steps"
+        );
         assert_eq!(pair[1].ssrc, pair[0].ssrc, "one SSRC");
         assert_eq!(pair[1].payload.len(), 160, "20 ms of G.711");
     }
     let expected_frames = welcome_samples().div_ceil(160);
-    assert!(welcome.len().abs_diff(expected_frames) <= 1, "welcome lasts {} frames, its WAV {expected_frames}", welcome.len());
+    assert!(
+        welcome.len().abs_diff(expected_frames) <= 1,
+        "welcome lasts {} frames, its WAV {expected_frames}",
+        welcome.len()
+    );
     assert!(rms(&welcome) > 300.0, "the welcome is audible (RMS {})", rms(&welcome));
 
     let last_welcome = welcome.last().expect("welcome frames");
-    assert_eq!(hold_first.sequence, last_welcome.sequence.wrapping_add(1), "hold music continues the sequence");
+    assert_eq!(
+        hold_first.sequence,
+        last_welcome.sequence.wrapping_add(1),
+        "hold music continues the sequence"
+    );
     assert_eq!(hold_first.ssrc, last_welcome.ssrc, "hold music continues the stream");
-    assert!(hold_first.timestamp.wrapping_sub(last_welcome.timestamp) >= 160, "timestamps move forward");
+    assert!(
+        hold_first.timestamp.wrapping_sub(last_welcome.timestamp) >= 160,
+        "timestamps move forward"
+    );
     let mut hold = vec![hold_first];
     for _ in 0..25 {
-        hold.push(receive_rtp(&rtp, Duration::from_secs(1)).await.expect("hold music plays"));
+        hold.push(
+            receive_rtp(&rtp, Duration::from_secs(1))
+                .await
+                .expect("hold music plays"),
+        );
     }
     for pair in hold.windows(2) {
-        assert_eq!(pair[1].sequence, pair[0].sequence.wrapping_add(1), "hold music sequence continuous");
+        assert_eq!(
+            pair[1].sequence,
+            pair[0].sequence.wrapping_add(1),
+            "hold music sequence continuous"
+        );
     }
     assert!(daemon.media_counter("rtp_packets_sent").await >= (welcome.len() + hold.len()) as u64);
     daemon.shutdown();
@@ -255,7 +334,9 @@ async fn a_digit_sent_as_rfc4733_events_is_detected_once() {
     let rtp = socket().await;
     let rtp_port = rtp.local_addr().expect("addr").port();
     let call = place_call(&daemon, "m2", rtp_port, async |_| {}).await;
-    receive_rtp(&rtp, Duration::from_secs(3)).await.expect("the welcome starts");
+    receive_rtp(&rtp, Duration::from_secs(3))
+        .await
+        .expect("the welcome starts");
 
     // Digit 5: start (marker), two updates, then three end packets (RFC 4733 §2.5.1.4).
     let timestamp = 8000;
@@ -263,13 +344,30 @@ async fn a_digit_sent_as_rfc4733_events_is_detected_once() {
         let [high, low] = duration.to_be_bytes();
         [5, if end { 0x80 | 10 } else { 10 }, high, low]
     };
-    let packets = [(true, false, 160), (false, false, 320), (false, false, 480), (false, true, 640), (false, true, 640), (false, true, 640)];
+    let packets = [
+        (true, false, 160),
+        (false, false, 320),
+        (false, false, 480),
+        (false, true, 640),
+        (false, true, 640),
+        (false, true, 640),
+    ];
     for (sequence, (marker, end, duration)) in packets.into_iter().enumerate() {
-        let packet = rtp_packet(TELEPHONE_EVENT_PT, marker, sequence as u16, timestamp, &event(end, duration));
+        let packet = rtp_packet(
+            TELEPHONE_EVENT_PT,
+            marker,
+            sequence as u16,
+            timestamp,
+            &event(end, duration),
+        );
         rtp.send_to(&packet, call.daemon_rtp).await.expect("rtp send");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(daemon.wait_for_counter("dtmf_digits", 1, Duration::from_secs(3)).await, 1, "digit detected");
+    assert_eq!(
+        daemon.wait_for_counter("dtmf_digits", 1, Duration::from_secs(3)).await,
+        1,
+        "digit detected"
+    );
     // Past the detector's end timeout: the repeated end packets did not count twice.
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(daemon.media_counter("dtmf_digits").await, 1, "one press, one digit");
@@ -289,13 +387,26 @@ async fn prompt_rtp_goes_where_the_phone_sends_from_not_where_its_sdp_says() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     })
     .await;
-    let frame = receive_rtp(&real, Duration::from_secs(3)).await.expect("prompt RTP at the packets' source");
+    let frame = receive_rtp(&real, Duration::from_secs(3))
+        .await
+        .expect("prompt RTP at the packets' source");
     assert_eq!(frame.payload_type, 8);
-    assert!(receive_rtp(&decoy, Duration::from_millis(300)).await.is_none(), "nothing to the SDP address");
+    assert!(
+        receive_rtp(&decoy, Duration::from_millis(300)).await.is_none(),
+        "nothing to the SDP address"
+    );
     // A stranger cannot inject audio once the peer is latched.
     let stranger = socket().await;
-    stranger.send_to(&rtp_packet(8, false, 2, 320, &[0xd5; 160]), call.daemon_rtp).await.expect("send");
-    assert_eq!(daemon.wait_for_counter("rtp_packets_invalid", 1, Duration::from_secs(2)).await, 1);
+    stranger
+        .send_to(&rtp_packet(8, false, 2, 320, &[0xd5; 160]), call.daemon_rtp)
+        .await
+        .expect("send");
+    assert_eq!(
+        daemon
+            .wait_for_counter("rtp_packets_invalid", 1, Duration::from_secs(2))
+            .await,
+        1
+    );
     daemon.shutdown();
 }
 
@@ -307,7 +418,9 @@ async fn a_silent_phone_gets_a_bye_after_the_inactivity_timeout() {
     let call = place_call(&daemon, "m4", rtp_port, async |_| {}).await;
     let acked_at = tokio::time::Instant::now();
     let bye = loop {
-        let message = receive(&call.sip, Duration::from_secs(13)).await.expect("BYE within 13 s");
+        let message = receive(&call.sip, Duration::from_secs(13))
+            .await
+            .expect("BYE within 13 s");
         if message.starts_with("BYE ") {
             break message;
         }
@@ -322,7 +435,10 @@ async fn a_silent_phone_gets_a_bye_after_the_inactivity_timeout() {
 #[tokio::test]
 async fn a_missing_prompt_directory_stops_the_start_naming_it() {
     let daemon = start(31560, &[("VEERTIEN_RTP__PROMPT_DIRECTORY", "no/such/prompts")]).await;
-    let result = tokio::time::timeout(Duration::from_secs(5), daemon.task).await.expect("returns").expect("no panic");
+    let result = tokio::time::timeout(Duration::from_secs(5), daemon.task)
+        .await
+        .expect("returns")
+        .expect("no panic");
     let error = result.expect_err("startup fails");
     assert!(error.to_string().contains("no/such/prompts"), "{error}");
 }
@@ -339,16 +455,30 @@ mod bridge {
     fn plane() -> (MediaPlane, mpsc::Receiver<MediaEvent>) {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let prompts = Arc::new(PromptCache::load(&root.join("config/prompts/nl")).expect("prompts load"));
-        let config = MediaPlaneConfig { bind_ip: [127, 0, 0, 1].into(), inactivity_timeout: Duration::from_secs(60), prompts };
+        let config = MediaPlaneConfig {
+            bind_ip: [127, 0, 0, 1].into(),
+            inactivity_timeout: Duration::from_secs(60),
+            prompts,
+        };
         let (events, events_rx) = mpsc::channel(64);
         (MediaPlane::new(config, LiveClock::start(), 7, events), events_rx)
     }
 
     async fn open(plane: &mut MediaPlane, id: u64, port: u16, phone: &UdpSocket, codec: Codec, te: Option<u8>) {
-        let format = MediaFormat { codec, payload_type: codec.static_payload_type(), telephone_event_pt: te };
+        let format = MediaFormat {
+            codec,
+            payload_type: codec.static_payload_type(),
+            telephone_event_pt: te,
+        };
         let remote = phone.local_addr().ok();
         plane
-            .handle(MediaCommand::Open { session: MediaSessionId(id), call: CallId(id), rtp_port: port, remote, format: Some(format) })
+            .handle(MediaCommand::Open {
+                session: MediaSessionId(id),
+                call: CallId(id),
+                rtp_port: port,
+                remote,
+                format: Some(format),
+            })
             .await;
     }
 
@@ -362,55 +492,123 @@ mod bridge {
         let agent_side = plane.rtp_addr(MediaSessionId(2)).expect("agent leg open");
 
         // The caller hears a prompt first.
-        let prompt = MediaCommand::Play { session: MediaSessionId(1), prompts: vec![PromptRef::new("welcome")], looped: false, barge_in: false };
+        let prompt = MediaCommand::Play {
+            session: MediaSessionId(1),
+            prompts: vec![PromptRef::new("welcome")],
+            looped: false,
+            barge_in: false,
+        };
         plane.handle(prompt).await;
         let mut heard = Vec::new();
         for _ in 0..5 {
-            heard.push(receive_rtp(&caller, Duration::from_secs(2)).await.expect("prompt frames"));
+            heard.push(
+                receive_rtp(&caller, Duration::from_secs(2))
+                    .await
+                    .expect("prompt frames"),
+            );
         }
-        plane.handle(MediaCommand::Bridge { a: MediaSessionId(1), b: MediaSessionId(2) }).await;
+        plane
+            .handle(MediaCommand::Bridge {
+                a: MediaSessionId(1),
+                b: MediaSessionId(2),
+            })
+            .await;
 
         // The agent speaks (µ-law); the caller hears it as A-law, in the same stream.
-        let agent_tone: Vec<u8> = (0..160).map(|i| g711::encode(Codec::Pcmu, if i % 2 == 0 { 4000 } else { -4000 })).collect();
+        let agent_tone: Vec<u8> = (0..160)
+            .map(|i| g711::encode(Codec::Pcmu, if i % 2 == 0 { 4000 } else { -4000 }))
+            .collect();
         for sequence in 0..3u16 {
-            let packet = rtp_packet(0, sequence == 0, 50_000 + sequence, 1_000_000 + u32::from(sequence) * 160, &agent_tone);
+            let packet = rtp_packet(
+                0,
+                sequence == 0,
+                50_000 + sequence,
+                1_000_000 + u32::from(sequence) * 160,
+                &agent_tone,
+            );
             agent.send_to(&packet, agent_side).await.expect("agent rtp");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let relayed = loop {
-            let frame = receive_rtp(&caller, Duration::from_secs(2)).await.expect("relayed audio");
+            let frame = receive_rtp(&caller, Duration::from_secs(2))
+                .await
+                .expect("relayed audio");
             if frame.marker {
                 break frame;
             }
             heard.push(frame); // prompt frames in flight when the bridge started
         };
         let last_prompt = heard.last().expect("prompt frames");
-        assert_eq!(relayed.sequence, last_prompt.sequence.wrapping_add(1), "the relay continues the prompt's sequence");
+        assert_eq!(
+            relayed.sequence,
+            last_prompt.sequence.wrapping_add(1),
+            "the relay continues the prompt's sequence"
+        );
         assert_eq!(relayed.ssrc, last_prompt.ssrc, "the caller sees one SSRC");
         assert_eq!(relayed.payload_type, 8, "the caller's payload type");
         let expected: Vec<u8> = agent_tone.iter().map(|b| g711::ulaw_to_alaw(*b)).collect();
         assert_eq!(relayed.payload, expected, "µ-law transcoded to A-law");
-        let next = receive_rtp(&caller, Duration::from_secs(1)).await.expect("second relayed frame");
-        assert_eq!((next.sequence, next.timestamp), (relayed.sequence.wrapping_add(1), relayed.timestamp.wrapping_add(160)));
+        let next = receive_rtp(&caller, Duration::from_secs(1))
+            .await
+            .expect("second relayed frame");
+        assert_eq!(
+            (next.sequence, next.timestamp),
+            (relayed.sequence.wrapping_add(1), relayed.timestamp.wrapping_add(160))
+        );
 
         // The caller's audio reaches the agent as µ-law; its DTMF is dropped (no
         // telephone-event on the agent leg) but still detected.
         let caller_voice = [g711::encode(Codec::Pcma, 1000); 160];
-        caller.send_to(&rtp_packet(8, true, 7, 640, &caller_voice), caller_side).await.expect("caller rtp");
-        let to_agent = receive_rtp(&agent, Duration::from_secs(1)).await.expect("relayed to the agent");
+        caller
+            .send_to(&rtp_packet(8, true, 7, 640, &caller_voice), caller_side)
+            .await
+            .expect("caller rtp");
+        let to_agent = receive_rtp(&agent, Duration::from_secs(1))
+            .await
+            .expect("relayed to the agent");
         assert_eq!(to_agent.payload_type, 0);
-        assert!(to_agent.payload.iter().all(|b| *b == g711::alaw_to_ulaw(caller_voice[0])));
-        caller.send_to(&rtp_packet(101, true, 8, 800, &[3, 0x80 | 10, 0, 160]), caller_side).await.expect("dtmf");
-        assert!(receive_rtp(&agent, Duration::from_millis(300)).await.is_none(), "no telephone-event to a leg without it");
+        assert!(to_agent
+            .payload
+            .iter()
+            .all(|b| *b == g711::alaw_to_ulaw(caller_voice[0])));
+        caller
+            .send_to(&rtp_packet(101, true, 8, 800, &[3, 0x80 | 10, 0, 160]), caller_side)
+            .await
+            .expect("dtmf");
+        assert!(
+            receive_rtp(&agent, Duration::from_millis(300)).await.is_none(),
+            "no telephone-event to a leg without it"
+        );
         let counters = plane.counters();
         assert_eq!(veertien::live::media::MediaCounters::get(&counters.dtmf_digits), 1);
 
         // After Unbridge nothing is relayed; Close frees the ports at once.
-        plane.handle(MediaCommand::Unbridge { a: MediaSessionId(1), b: MediaSessionId(2) }).await;
-        caller.send_to(&rtp_packet(8, false, 9, 960, &caller_voice), caller_side).await.expect("caller rtp");
-        assert!(receive_rtp(&agent, Duration::from_millis(300)).await.is_none(), "unbridged");
-        plane.handle(MediaCommand::Close { session: MediaSessionId(1), rtp_port: 31600 }).await;
-        plane.handle(MediaCommand::Close { session: MediaSessionId(2), rtp_port: 31602 }).await;
+        plane
+            .handle(MediaCommand::Unbridge {
+                a: MediaSessionId(1),
+                b: MediaSessionId(2),
+            })
+            .await;
+        caller
+            .send_to(&rtp_packet(8, false, 9, 960, &caller_voice), caller_side)
+            .await
+            .expect("caller rtp");
+        assert!(
+            receive_rtp(&agent, Duration::from_millis(300)).await.is_none(),
+            "unbridged"
+        );
+        plane
+            .handle(MediaCommand::Close {
+                session: MediaSessionId(1),
+                rtp_port: 31600,
+            })
+            .await;
+        plane
+            .handle(MediaCommand::Close {
+                session: MediaSessionId(2),
+                rtp_port: 31602,
+            })
+            .await;
         assert_eq!(plane.session_count(), 0);
         std::net::UdpSocket::bind("127.0.0.1:31600").expect("port free after Close");
     }

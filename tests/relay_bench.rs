@@ -46,7 +46,9 @@ fn runtime(name: &str) -> Runtime {
 
 /// On-CPU seconds of this process's threads whose name starts with `prefix`.
 fn thread_cpu_s(prefix: &str) -> f64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return f64::NAN };
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return f64::NAN;
+    };
     let mut total_ns = 0u64;
     for task in tasks.flatten() {
         let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
@@ -54,7 +56,11 @@ fn thread_cpu_s(prefix: &str) -> f64 {
             continue;
         }
         let schedstat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
-        total_ns += schedstat.split_whitespace().next().and_then(|ns| ns.parse::<u64>().ok()).unwrap_or(0);
+        total_ns += schedstat
+            .split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse::<u64>().ok())
+            .unwrap_or(0);
     }
     total_ns as f64 / 1e9
 }
@@ -63,7 +69,9 @@ fn thread_cpu_s(prefix: &str) -> f64 {
 fn udp_receive_buffer_errors() -> u64 {
     let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
     let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
-    let (Some(names), Some(values)) = (udp.next(), udp.next()) else { return 0 };
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        return 0;
+    };
     names
         .split_whitespace()
         .zip(values.split_whitespace())
@@ -111,9 +119,17 @@ fn run(calls: usize, seconds: u64, port_min: u16) -> Outcome {
         sockets
     });
     let prompts = Arc::new(PromptCache::default());
-    let config = MediaPlaneConfig { bind_ip: [127, 0, 0, 1].into(), inactivity_timeout: Duration::from_secs(3600), prompts };
+    let config = MediaPlaneConfig {
+        bind_ip: [127, 0, 0, 1].into(),
+        inactivity_timeout: Duration::from_secs(3600),
+        prompts,
+    };
     let (events, mut events_rx) = mpsc::channel(1024);
-    let format = Some(MediaFormat { codec: Codec::Pcma, payload_type: 8, telephone_event_pt: Some(101) });
+    let format = Some(MediaFormat {
+        codec: Codec::Pcma,
+        payload_type: 8,
+        telephone_event_pt: Some(101),
+    });
 
     // Open and bridge the legs; a port someone else holds is skipped.
     let (mut plane, legs, open_failures) = plane_rt.block_on(async {
@@ -130,7 +146,13 @@ fn run(calls: usize, seconds: u64, port_min: u16) -> Outcome {
                 loop {
                     next_id += 1;
                     let session = MediaSessionId(next_id);
-                    let open = MediaCommand::Open { session, call: CallId(call as u64), rtp_port: port, remote, format };
+                    let open = MediaCommand::Open {
+                        session,
+                        call: CallId(call as u64),
+                        rtp_port: port,
+                        remote,
+                        format,
+                    };
                     plane.handle(open).await;
                     port = port.checked_add(2).expect("port range fits below 65535");
                     if let Some(daemon) = plane.rtp_addr(session) {
@@ -152,14 +174,27 @@ fn run(calls: usize, seconds: u64, port_min: u16) -> Outcome {
     let counters = plane.counters();
 
     let epoch = Instant::now();
-    let totals = Arc::new(PhoneTotals { sent: AtomicU64::new(0), send_failed: AtomicU64::new(0), received: AtomicU64::new(0) });
+    let totals = Arc::new(PhoneTotals {
+        sent: AtomicU64::new(0),
+        send_failed: AtomicU64::new(0),
+        received: AtomicU64::new(0),
+    });
     let sending = Arc::new(AtomicBool::new(true));
     let receiving = Arc::new(AtomicBool::new(true));
     let daemon_addrs: Vec<Vec<SocketAddr>> = (0..PHONE_SOCKETS)
-        .map(|socket| legs.iter().filter(|(_, leg)| leg.socket == socket).map(|(_, leg)| leg.daemon).collect())
+        .map(|socket| {
+            legs.iter()
+                .filter(|(_, leg)| leg.socket == socket)
+                .map(|(_, leg)| leg.daemon)
+                .collect()
+        })
         .collect();
 
-    let before = (thread_cpu_s("relay-plane"), thread_cpu_s("fake-phone"), udp_receive_buffer_errors());
+    let before = (
+        thread_cpu_s("relay-plane"),
+        thread_cpu_s("fake-phone"),
+        udp_receive_buffer_errors(),
+    );
     let relayed_before = MediaCounters::get(&counters.rtp_packets_relayed);
     let dropped_before = MediaCounters::get(&counters.rtp_relay_dropped);
     let started = Instant::now();
@@ -167,7 +202,12 @@ fn run(calls: usize, seconds: u64, port_min: u16) -> Outcome {
     let latency = phone_rt.block_on(async {
         let mut receivers = Vec::new();
         for socket in &sockets {
-            receivers.push(tokio::spawn(receive_loop(socket.clone(), epoch, totals.clone(), receiving.clone())));
+            receivers.push(tokio::spawn(receive_loop(
+                socket.clone(),
+                epoch,
+                totals.clone(),
+                receiving.clone(),
+            )));
         }
         let mut senders = Vec::new();
         for (index, (socket, targets)) in sockets.iter().zip(daemon_addrs).enumerate() {
@@ -187,7 +227,9 @@ fn run(calls: usize, seconds: u64, port_min: u16) -> Outcome {
         receiving.store(false, Ordering::Relaxed);
         let mut latency = Histogram::<u64>::new_with_bounds(1, 10_000_000, 3).expect("histogram bounds");
         for receiver in receivers {
-            latency.add(receiver.await.expect("receiver ends")).expect("same bounds");
+            latency
+                .add(receiver.await.expect("receiver ends"))
+                .expect("same bounds");
         }
         latency
     });
@@ -208,7 +250,12 @@ fn run(calls: usize, seconds: u64, port_min: u16) -> Outcome {
     };
     plane_rt.block_on(async {
         for (session, leg) in legs {
-            plane.handle(MediaCommand::Close { session, rtp_port: leg.daemon.port() }).await;
+            plane
+                .handle(MediaCommand::Close {
+                    session,
+                    rtp_port: leg.daemon.port(),
+                })
+                .await;
         }
     });
     outcome
@@ -237,7 +284,13 @@ async fn send_loop(
             let sent_at_us = epoch.elapsed().as_micros() as u64;
             payload[..8].copy_from_slice(&sent_at_us.to_be_bytes());
             packet.clear();
-            let header = RtpHeader { marker: false, payload_type: 8, sequence, timestamp: u32::from(sequence) * 160, ssrc };
+            let header = RtpHeader {
+                marker: false,
+                payload_type: 8,
+                sequence,
+                timestamp: u32::from(sequence) * 160,
+                ssrc,
+            };
             write_rtp(&mut packet, &header, &payload);
             match socket.try_send_to(&packet, *target) {
                 Ok(_) => sent += 1,
@@ -251,13 +304,23 @@ async fn send_loop(
 }
 
 /// Counts relayed frames and records their latency until `receiving` is cleared.
-async fn receive_loop(socket: Arc<UdpSocket>, epoch: Instant, totals: Arc<PhoneTotals>, receiving: Arc<AtomicBool>) -> Histogram<u64> {
+async fn receive_loop(
+    socket: Arc<UdpSocket>,
+    epoch: Instant,
+    totals: Arc<PhoneTotals>,
+    receiving: Arc<AtomicBool>,
+) -> Histogram<u64> {
     let mut latency = Histogram::<u64>::new_with_bounds(1, 10_000_000, 3).expect("histogram bounds");
     let mut buf = [0u8; 2048];
     let mut received = 0;
     while receiving.load(Ordering::Relaxed) {
-        let Ok(Ok((len, _))) = tokio::time::timeout(Duration::from_millis(100), socket.recv_from(&mut buf)).await else { continue };
-        let Ok(view) = RtpHeaderView::parse(&buf[..len]) else { continue };
+        let Ok(Ok((len, _))) = tokio::time::timeout(Duration::from_millis(100), socket.recv_from(&mut buf)).await
+        else {
+            continue;
+        };
+        let Ok(view) = RtpHeaderView::parse(&buf[..len]) else {
+            continue;
+        };
         let Some(stamp) = view.payload().get(..8) else { continue };
         let sent_at_us = u64::from_be_bytes(stamp.try_into().expect("eight bytes"));
         let now_us = epoch.elapsed().as_micros() as u64;
@@ -292,8 +355,10 @@ fn row(outcome: &Outcome) -> String {
 #[test]
 #[ignore = "benchmark: run with loadtest/relay-bench.sh"]
 fn relay_bench() {
-    let calls: Vec<usize> =
-        env_or("RELAY_BENCH_CALLS", "500 1000 2000").split_whitespace().map(|n| n.parse().expect("a number of calls")).collect();
+    let calls: Vec<usize> = env_or("RELAY_BENCH_CALLS", "500 1000 2000")
+        .split_whitespace()
+        .map(|n| n.parse().expect("a number of calls"))
+        .collect();
     let seconds: u64 = env_or("RELAY_BENCH_SECONDS", "10").parse().expect("seconds");
     let port_min: u16 = env_or("RELAY_BENCH_PORT_MIN", "33000").parse().expect("a port");
     println!("\n{seconds} s per step, PCMA both legs, 50 packets/s per leg each way\n");

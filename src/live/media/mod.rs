@@ -83,7 +83,9 @@ impl MediaPlane {
 
     /// The local RTP address of an open session.
     pub fn rtp_addr(&self, session: MediaSessionId) -> Option<SocketAddr> {
-        self.sessions.get(&session).and_then(|handle| handle.leg.rtp.local_addr().ok())
+        self.sessions
+            .get(&session)
+            .and_then(|handle| handle.leg.rtp.local_addr().ok())
     }
 
     /// How many sessions are open.
@@ -95,15 +97,37 @@ impl MediaPlane {
     /// so the port is free again when the engine hands it to the next call.
     pub async fn handle(&mut self, command: MediaCommand) {
         match command {
-            MediaCommand::Open { session, rtp_port, remote, format, .. } => {
+            MediaCommand::Open {
+                session,
+                rtp_port,
+                remote,
+                format,
+                ..
+            } => {
                 self.close(session).await;
                 self.open(session, rtp_port, remote, format);
             }
-            MediaCommand::Update { session, remote, format } => {
+            MediaCommand::Update {
+                session,
+                remote,
+                format,
+            } => {
                 self.send(session, SessionCommand::Update { remote, format });
             }
-            MediaCommand::Play { session, prompts, looped, barge_in } => {
-                self.send(session, SessionCommand::Play { prompts, looped, barge_in });
+            MediaCommand::Play {
+                session,
+                prompts,
+                looped,
+                barge_in,
+            } => {
+                self.send(
+                    session,
+                    SessionCommand::Play {
+                        prompts,
+                        looped,
+                        barge_in,
+                    },
+                );
             }
             MediaCommand::StopPlayout { session } => self.send(session, SessionCommand::StopPlayout),
             MediaCommand::Bridge { a, b } => self.bridge(a, b),
@@ -115,7 +139,13 @@ impl MediaPlane {
         }
     }
 
-    fn open(&mut self, session: MediaSessionId, rtp_port: u16, remote: Option<SocketAddr>, format: Option<MediaFormat>) {
+    fn open(
+        &mut self,
+        session: MediaSessionId,
+        rtp_port: u16,
+        remote: Option<SocketAddr>,
+        format: Option<MediaFormat>,
+    ) {
         let (rtp, rtcp) = match bind_pair(self.config.bind_ip, rtp_port) {
             Ok(sockets) => sockets,
             Err(error) => {
@@ -180,11 +210,17 @@ impl MediaPlane {
 
     /// Ends `session`'s bridge on both sides (the two legs refer to each other).
     fn unbridge(&self, session: MediaSessionId) {
-        let Some(handle) = self.sessions.get(&session) else { return };
+        let Some(handle) = self.sessions.get(&session) else {
+            return;
+        };
         let other = handle.leg.state().bridged_to.take();
         if let Some(other) = other {
             let mut other_state = other.state();
-            if other_state.bridged_to.as_ref().is_some_and(|back| Arc::ptr_eq(back, &handle.leg)) {
+            if other_state
+                .bridged_to
+                .as_ref()
+                .is_some_and(|back| Arc::ptr_eq(back, &handle.leg))
+            {
                 other_state.bridged_to = None;
             }
         }
@@ -192,7 +228,9 @@ impl MediaPlane {
 
     async fn close(&mut self, session: MediaSessionId) {
         self.unbridge(session);
-        let Some(handle) = self.sessions.remove(&session) else { return };
+        let Some(handle) = self.sessions.remove(&session) else {
+            return;
+        };
         drop(handle.commands);
         // The task sees its queue closed at once and ends, dropping the sockets.
         if let Err(error) = handle.task.await {
@@ -203,7 +241,9 @@ impl MediaPlane {
 
 /// Binds RTP on `port` and RTCP on `port + 1`.
 fn bind_pair(ip: IpAddr, port: u16) -> std::io::Result<(UdpSocket, UdpSocket)> {
-    let rtcp_port = port.checked_add(1).ok_or_else(|| std::io::Error::other("no port above the RTP port for RTCP"))?;
+    let rtcp_port = port
+        .checked_add(1)
+        .ok_or_else(|| std::io::Error::other("no port above the RTP port for RTCP"))?;
     let bind = |port: u16| -> std::io::Result<UdpSocket> {
         let socket = std::net::UdpSocket::bind(SocketAddr::new(ip, port))?;
         socket.set_nonblocking(true)?;

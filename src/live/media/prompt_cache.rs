@@ -43,14 +43,21 @@ impl PromptCache {
             if path.extension().and_then(|e| e.to_str()) != Some("wav") {
                 continue;
             }
-            let Some(name) = path.file_stem().and_then(|s| s.to_str()) else { continue };
+            let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
+                continue;
+            };
             let bytes = std::fs::read(&path).map_err(read_error(&path))?;
-            let samples = parse_wav(&bytes).map_err(|e| PromptError::Bad { path: path.clone(), reason: e.to_string() })?;
+            let samples = parse_wav(&bytes).map_err(|e| PromptError::Bad {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
             prompts.insert(Arc::from(name), Arc::from(samples));
         }
         for name in REQUIRED_PROMPTS {
             if !prompts.contains_key(name) {
-                return Err(PromptError::Missing { path: directory.join(format!("{name}.wav")) });
+                return Err(PromptError::Missing {
+                    path: directory.join(format!("{name}.wav")),
+                });
             }
         }
         Ok(PromptCache { prompts })

@@ -59,7 +59,9 @@ impl OutboundStream {
         let sequence = u16::from_be_bytes([packet[2], packet[3]]);
         let timestamp = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
         if self.source != Some(source) {
-            let elapsed_ms = self.last_sent_at.map_or(0, |at| now.saturating_duration_since(at).as_millis());
+            let elapsed_ms = self
+                .last_sent_at
+                .map_or(0, |at| now.saturating_duration_since(at).as_millis());
             let gap_samples = (elapsed_ms * SAMPLES_PER_MS).max(SAMPLES_PER_FRAME as u128) as u32;
             let next_timestamp = self.last_timestamp.wrapping_add(gap_samples);
             self.sequence_offset = self.last_sequence.wrapping_add(1).wrapping_sub(sequence);
@@ -100,7 +102,10 @@ pub(super) struct Leg {
 
 impl Leg {
     pub(super) fn new(rtp: Arc<UdpSocket>, state: LegState) -> Self {
-        Leg { rtp, state: Mutex::new(state) }
+        Leg {
+            rtp,
+            state: Mutex::new(state),
+        }
     }
 
     /// The state; a task that panicked while holding the lock left it consistent enough
@@ -125,15 +130,24 @@ pub(super) enum RelayDrop {
 /// `to`: payload type mapped, G.711 transcoded when the laws differ, header rewritten into
 /// `to`'s outbound stream. Never awaits: a full socket buffer drops the packet, as the
 /// network would.
-pub(super) fn forward(from: MediaFormat, to: &Leg, packet: &mut [u8], now: tokio::time::Instant) -> Result<(), RelayDrop> {
-    let Ok(view) = RtpHeaderView::parse(packet) else { return Err(RelayDrop::NoPayloadMapping) };
+pub(super) fn forward(
+    from: MediaFormat,
+    to: &Leg,
+    packet: &mut [u8],
+    now: tokio::time::Instant,
+) -> Result<(), RelayDrop> {
+    let Ok(view) = RtpHeaderView::parse(packet) else {
+        return Err(RelayDrop::NoPayloadMapping);
+    };
     let payload_type = view.payload_type();
     let source_ssrc = view.ssrc();
     let payload_start = view.payload().as_ptr() as usize - packet.as_ptr() as usize;
     let payload_end = payload_start + view.payload().len();
     let (destination, send_len) = {
         let mut state = to.state();
-        let (Some(peer), Some(format)) = (state.peer, state.format) else { return Err(RelayDrop::NotReady) };
+        let (Some(peer), Some(format)) = (state.peer, state.format) else {
+            return Err(RelayDrop::NotReady);
+        };
         let out_payload_type = if payload_type == from.payload_type {
             transcode_in_place(from.codec, format.codec, &mut packet[payload_start..payload_end]);
             format.payload_type
@@ -160,7 +174,13 @@ mod tests {
 
     fn packet(sequence: u16, timestamp: u32, ssrc: u32) -> Vec<u8> {
         let mut buf = Vec::new();
-        let header = RtpHeader { marker: false, payload_type: 8, sequence, timestamp, ssrc };
+        let header = RtpHeader {
+            marker: false,
+            payload_type: 8,
+            sequence,
+            timestamp,
+            ssrc,
+        };
         write_rtp(&mut buf, &header, &[0xd5; 160]);
         buf
     }
@@ -181,13 +201,22 @@ mod tests {
         assert_eq!(ssrc, 0x1111_2222);
         let mut second = packet(101, 5160, 7);
         stream.rewrite(Source::Prompts(7), &mut second, start + Duration::from_millis(20));
-        assert_eq!(fields(&second), (false, seq0.wrapping_add(1), ts0.wrapping_add(160), ssrc));
+        assert_eq!(
+            fields(&second),
+            (false, seq0.wrapping_add(1), ts0.wrapping_add(160), ssrc)
+        );
         // The agent's stream takes over 60 ms later with unrelated numbers.
         let mut relayed = packet(40_000, 9_999_999, 99);
         stream.rewrite(Source::Relay(99), &mut relayed, start + Duration::from_millis(80));
-        assert_eq!(fields(&relayed), (true, seq0.wrapping_add(2), ts0.wrapping_add(160 + 480), ssrc));
+        assert_eq!(
+            fields(&relayed),
+            (true, seq0.wrapping_add(2), ts0.wrapping_add(160 + 480), ssrc)
+        );
         let mut next = packet(40_001, 9_999_999 + 160, 99);
         stream.rewrite(Source::Relay(99), &mut next, start + Duration::from_millis(100));
-        assert_eq!(fields(&next), (false, seq0.wrapping_add(3), ts0.wrapping_add(160 + 480 + 160), ssrc));
+        assert_eq!(
+            fields(&next),
+            (false, seq0.wrapping_add(3), ts0.wrapping_add(160 + 480 + 160), ssrc)
+        );
     }
 }

@@ -28,9 +28,16 @@ const NO_DEADLINE: Duration = Duration::from_secs(86_400 * 365);
 #[derive(Debug)]
 pub(super) enum SessionCommand {
     /// New SDP: where to send and how to encode.
-    Update { remote: Option<SocketAddr>, format: MediaFormat },
+    Update {
+        remote: Option<SocketAddr>,
+        format: MediaFormat,
+    },
     /// Replace any playout with these prompts.
-    Play { prompts: Vec<PromptRef>, looped: bool, barge_in: bool },
+    Play {
+        prompts: Vec<PromptRef>,
+        looped: bool,
+        barge_in: bool,
+    },
     /// Stop any playout.
     StopPlayout,
     /// The leg was bridged: prompts stop, the relay (run by the receive path) takes over.
@@ -94,7 +101,9 @@ impl Session {
         let timer = tokio::time::sleep(NO_DEADLINE);
         tokio::pin!(timer);
         loop {
-            let deadline = self.next_deadline(&activity).unwrap_or_else(|| Instant::now() + NO_DEADLINE);
+            let deadline = self
+                .next_deadline(&activity)
+                .unwrap_or_else(|| Instant::now() + NO_DEADLINE);
             if timer.deadline() != deadline {
                 timer.as_mut().reset(deadline);
             }
@@ -119,8 +128,16 @@ impl Session {
     }
 
     fn next_deadline(&self, activity: &Activity) -> Option<Instant> {
-        let playout = activity.playout.as_ref().and_then(Playout::poll_timeout).map(|at| self.clock.to_tokio(at));
-        let dtmf = activity.detector.as_ref().and_then(DtmfDetector::poll_timeout).map(|at| self.clock.to_tokio(at));
+        let playout = activity
+            .playout
+            .as_ref()
+            .and_then(Playout::poll_timeout)
+            .map(|at| self.clock.to_tokio(at));
+        let dtmf = activity
+            .detector
+            .as_ref()
+            .and_then(DtmfDetector::poll_timeout)
+            .map(|at| self.clock.to_tokio(at));
         let inactivity = match activity.inactivity {
             Inactivity::CheckAt(at) => Some(at),
             Inactivity::Unarmed | Inactivity::Reported => None,
@@ -146,7 +163,11 @@ impl Session {
                     apply_format(&mut self.rng, activity, format);
                 }
             }
-            SessionCommand::Play { prompts, looped, barge_in } => {
+            SessionCommand::Play {
+                prompts,
+                looped,
+                barge_in,
+            } => {
                 self.arm_inactivity(activity);
                 let Some(playout) = activity.playout.as_mut() else {
                     tracing::info!(session = %self.id, "no negotiated codec yet; prompt not played");
@@ -162,7 +183,11 @@ impl Session {
                     };
                     // Only the last prompt loops: a looped prompt gives way to whatever
                     // is queued behind it, so looping earlier ones would cut them short.
-                    let prompt = Prompt { audio: PromptAudio::Pcm16(samples), stop_on_digit: barge_in, looped: looped && index == last };
+                    let prompt = Prompt {
+                        audio: PromptAudio::Pcm16(samples),
+                        stop_on_digit: barge_in,
+                        looped: looped && index == last,
+                    };
                     playout.enqueue(now, prompt);
                 }
                 activity.report_finished = !looped;
@@ -221,7 +246,10 @@ impl Session {
         activity.last_packet_at = now;
         let Some(format) = format else { return };
         if Some(view.payload_type()) == format.telephone_event_pt {
-            let detected = activity.detector.as_mut().and_then(|d| d.handle_packet(self.clock.now().mono, &view));
+            let detected = activity
+                .detector
+                .as_mut()
+                .and_then(|d| d.handle_packet(self.clock.now().mono, &view));
             if let Some(event) = detected {
                 self.on_digit(activity, event.digit);
             }
@@ -236,7 +264,10 @@ impl Session {
 
     fn on_digit(&self, activity: &mut Activity, digit: char) {
         MediaCounters::bump(&self.counters.dtmf_digits);
-        self.report(MediaEvent::Digit { session: self.id, digit });
+        self.report(MediaEvent::Digit {
+            session: self.id,
+            digit,
+        });
         if activity.playout.as_mut().is_some_and(Playout::handle_digit) {
             self.report_if_finished(activity);
         }
