@@ -98,16 +98,19 @@ impl Session {
         let rtp = self.leg.rtp.clone();
         let mut buf = [0u8; MEDIA_READ_BUFFER_BYTES];
         let mut rtcp_buf = [0u8; MEDIA_READ_BUFFER_BYTES];
-        let timer = tokio::time::sleep(NO_DEADLINE);
+        // One fixed "never", so an idle timer is not re-armed on every packet.
+        let never = Instant::now() + NO_DEADLINE;
+        let timer = tokio::time::sleep_until(never);
         tokio::pin!(timer);
         loop {
-            let deadline = self
-                .next_deadline(&activity)
-                .unwrap_or_else(|| Instant::now() + NO_DEADLINE);
+            let deadline = self.next_deadline(&activity).unwrap_or(never);
             if timer.deadline() != deadline {
                 timer.as_mut().reset(deadline);
             }
+            // Fixed order (commands first, so a Close or Bridge is never kept waiting);
+            // it also spares the per-wake random draw of an unbiased select.
             tokio::select! {
+                biased;
                 command = self.commands.recv() => match command {
                     Some(command) => self.on_command(&mut activity, command),
                     None => return,
