@@ -443,7 +443,8 @@ async fn a_missing_prompt_directory_stops_the_start_naming_it() {
     assert!(error.to_string().contains("no/such/prompts"), "{error}");
 }
 
-mod bridge {
+/// The media plane driven directly, as the ACD integration and the relay bench do.
+mod plane {
     use super::*;
     use std::sync::Arc;
     use tokio::sync::mpsc;
@@ -452,7 +453,7 @@ mod bridge {
     use veertien::live::media::{MediaPlane, MediaPlaneConfig, PromptCache};
     use veertien::live::LiveClock;
 
-    fn plane() -> (MediaPlane, mpsc::Receiver<MediaEvent>) {
+    fn new_plane() -> (MediaPlane, mpsc::Receiver<MediaEvent>) {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let prompts = Arc::new(PromptCache::load(&root.join("config/prompts/nl")).expect("prompts load"));
         let config = MediaPlaneConfig {
@@ -484,7 +485,7 @@ mod bridge {
 
     #[tokio::test]
     async fn bridged_legs_relay_with_transcoding_and_one_continuous_stream_per_peer() {
-        let (mut plane, _events) = plane();
+        let (mut plane, _events) = new_plane();
         let (caller, agent) = (socket().await, socket().await);
         open(&mut plane, 1, 31600, &caller, Codec::Pcma, Some(101)).await;
         open(&mut plane, 2, 31602, &agent, Codec::Pcmu, None).await;
@@ -611,5 +612,82 @@ mod bridge {
             .await;
         assert_eq!(plane.session_count(), 0);
         std::net::UdpSocket::bind("127.0.0.1:31600").expect("port free after Close");
+    }
+
+    #[tokio::test]
+    async fn a_digit_stops_a_barge_in_prompt_and_reports_it_finished() {
+        let (mut plane, mut events) = new_plane();
+        let caller = socket().await;
+        open(&mut plane, 1, 31640, &caller, Codec::Pcma, Some(101)).await;
+        let caller_side = plane.rtp_addr(MediaSessionId(1)).expect("open");
+        let prompts = vec![PromptRef::new("welcome")];
+        plane
+            .handle(MediaCommand::Play {
+                session: MediaSessionId(1),
+                prompts,
+                looped: false,
+                barge_in: true,
+            })
+            .await;
+        receive_rtp(&caller, Duration::from_secs(2))
+            .await
+            .expect("the prompt plays");
+        caller
+            .send_to(&rtp_packet(101, true, 1, 800, &[9, 0x80 | 10, 0, 160]), caller_side)
+            .await
+            .expect("dtmf");
+        let mut seen = Vec::new();
+        while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(2), events.recv()).await {
+            seen.push(event.clone());
+            if event
+                == (MediaEvent::PlayoutFinished {
+                    session: MediaSessionId(1),
+                })
+            {
+                break;
+            }
+        }
+        assert_eq!(
+            seen,
+            vec![
+                MediaEvent::Digit {
+                    session: MediaSessionId(1),
+                    digit: '9'
+                },
+                MediaEvent::PlayoutFinished {
+                    session: MediaSessionId(1)
+                }
+            ],
+            "the digit, then the prompt ends long before its 3.8 s"
+        );
+        // Frames already in flight aside, the prompt has stopped.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        while receive_rtp(&caller, Duration::from_millis(10)).await.is_some() {}
+        assert!(
+            receive_rtp(&caller, Duration::from_millis(300)).await.is_none(),
+            "silence after barge-in"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_port_in_use_reports_open_failed() {
+        let (mut plane, mut events) = new_plane();
+        let _holder = std::net::UdpSocket::bind("127.0.0.1:31680").expect("port free for the test");
+        let caller = socket().await;
+        open(&mut plane, 5, 31680, &caller, Codec::Pcma, None).await;
+        assert!(plane.rtp_addr(MediaSessionId(5)).is_none());
+        let event = tokio::time::timeout(Duration::from_secs(1), events.recv())
+            .await
+            .expect("event in time");
+        assert_eq!(
+            event,
+            Some(MediaEvent::OpenFailed {
+                session: MediaSessionId(5)
+            })
+        );
+        assert_eq!(
+            veertien::live::media::MediaCounters::get(&plane.counters().bind_failures),
+            1
+        );
     }
 }
