@@ -690,4 +690,55 @@ mod plane {
             1
         );
     }
+
+    #[tokio::test]
+    async fn a_late_answer_sets_the_codec_without_undoing_the_latched_peer() {
+        let (mut plane, _events) = new_plane();
+        let (phone, decoy) = (socket().await, socket().await);
+        let session = MediaSessionId(8);
+        let open = MediaCommand::Open {
+            session,
+            call: CallId(8),
+            rtp_port: 31700,
+            remote: None,
+            format: None,
+        };
+        plane.handle(open).await;
+        let daemon_side = plane.rtp_addr(session).expect("open");
+        phone
+            .send_to(&rtp_packet(0, true, 1, 160, &[0xff; 160]), daemon_side)
+            .await
+            .expect("rtp");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The answer in the ACK: PCMU, and an SDP address other than the packets' source.
+        let format = MediaFormat {
+            codec: Codec::Pcmu,
+            payload_type: 0,
+            telephone_event_pt: None,
+        };
+        plane
+            .handle(MediaCommand::Update {
+                session,
+                remote: decoy.local_addr().ok(),
+                format,
+            })
+            .await;
+        let prompts = vec![PromptRef::new("welcome")];
+        plane
+            .handle(MediaCommand::Play {
+                session,
+                prompts,
+                looped: false,
+                barge_in: false,
+            })
+            .await;
+        let frame = receive_rtp(&phone, Duration::from_secs(2))
+            .await
+            .expect("prompt at the latched source");
+        assert_eq!(frame.payload_type, 0, "the codec of the late answer");
+        assert!(
+            receive_rtp(&decoy, Duration::from_millis(200)).await.is_none(),
+            "nothing to the SDP address"
+        );
+    }
 }

@@ -160,6 +160,7 @@ impl MediaPlane {
         let state = LegState {
             peer: remote,
             peer_latched: false,
+            sdp_remote: remote,
             format,
             outbound: OutboundStream::new(self.rng.next_u64()),
             bridged_to: None,

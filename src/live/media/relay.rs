@@ -87,6 +87,8 @@ pub(super) struct LegState {
     pub(super) peer: Option<SocketAddr>,
     /// Whether `peer` was learned from a packet (symmetric RTP) rather than from SDP.
     pub(super) peer_latched: bool,
+    /// The address the peer's SDP gave, to tell a moved peer from a late first answer.
+    pub(super) sdp_remote: Option<SocketAddr>,
     pub(super) format: Option<MediaFormat>,
     pub(super) outbound: OutboundStream,
     /// The other leg while bridged.

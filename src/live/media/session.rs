@@ -153,10 +153,15 @@ impl Session {
             SessionCommand::Update { remote, format } => {
                 let changed = {
                     let mut state = self.leg.state();
-                    if remote.is_some() && remote != state.peer {
-                        // The peer moved (re-INVITE): learn its source again.
-                        state.peer = remote;
-                        state.peer_latched = false;
+                    if remote.is_some() && remote != state.sdp_remote {
+                        // A re-INVITE that moves the peer: send there and learn its source
+                        // again. A first address (late offer) does not undo a latch.
+                        let moved = state.sdp_remote.is_some();
+                        state.sdp_remote = remote;
+                        if moved || !state.peer_latched {
+                            state.peer = remote;
+                            state.peer_latched = false;
+                        }
                     }
                     let changed = state.format != Some(format);
                     state.format = Some(format);
