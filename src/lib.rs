@@ -1,7 +1,8 @@
 //! veertien: SIP routing and ACD daemon for Dutch municipal contact centres.
 //!
-//! Layers (dependencies point down only): `live` (tokio driver) → `engine` (the B2BUA,
-//! sans-IO) → `sip`, `media`, `acd`, `dialplan` → `core`. See the README's architecture section.
+//! Layers (dependencies point down only): `live` (tokio driver) and `sim` (simulation
+//! driver) → `engine` (the B2BUA, sans-IO) → `sip`, `media`, `acd`, `dialplan` → `core`.
+//! See the README's architecture section.
 
 pub mod acd;
 pub mod config;
@@ -10,4 +11,5 @@ pub mod dialplan;
 pub mod engine;
 pub mod live;
 pub mod media;
+pub mod sim;
 pub mod sip;

@@ -4,11 +4,12 @@
 
 use super::call::{EndReason, Phase};
 use super::media_commands::{MediaCommand, MediaFormat};
-use super::{DialogOwner, Engine, Output};
+use super::{DialogOwner, Engine, Notification, OfferOutcome, Output};
 use crate::acd::OfferFailure;
 use crate::core::ids::{CallId, LegId, MediaSessionId, TransactionId};
-use crate::dialplan::AgentId;
-use crate::media::sdp::{self, Direction, LocalMedia};
+use crate::core::time::Instant;
+use crate::dialplan::{AgentId, TenantId};
+use crate::media::sdp::{self, Direction};
 use crate::sip::dialog::Dialog;
 use crate::sip::msg::{HeaderName, Message, Method, Request, Response};
 use crate::sip::transaction::cancel_for;
@@ -42,6 +43,10 @@ pub struct AgentLeg {
     pub state: LegState,
     pub dialog: Option<Dialog>,
     pub local_sdp: Bytes,
+    pub tenant: TenantId,
+    pub rung_at: Instant,
+    /// Set once the offer's outcome was reported.
+    pub reported: bool,
 }
 
 /// The ACD's reading of a final non-2xx answer from an agent's phone.
@@ -51,6 +56,15 @@ fn offer_failure(status: u16) -> OfferFailure {
         603 => OfferFailure::Rejected,
         408 | 480 | 487 => OfferFailure::NoAnswer,
         _ => OfferFailure::Unreachable,
+    }
+}
+
+fn offer_outcome(failure: OfferFailure) -> OfferOutcome {
+    match failure {
+        OfferFailure::NoAnswer => OfferOutcome::NoAnswer,
+        OfferFailure::Busy => OfferOutcome::Busy,
+        OfferFailure::Rejected => OfferOutcome::Rejected,
+        OfferFailure::Unreachable => OfferOutcome::Unreachable,
     }
 }
 
@@ -68,12 +82,7 @@ impl Engine {
             let _ = self.acd.offer_failed(self.now.mono, call_id, &agent, OfferFailure::Unreachable);
             return;
         };
-        let local = LocalMedia {
-            ip: self.config.advertised.ip(),
-            rtp_port,
-            session_id: self.branches.next_u64() >> 1,
-            session_version: 1,
-        };
+        let local = self.local_media(rtp_port);
         let offer = sdp::offer(&local, Direction::SendRecv);
         let advertised = self.config.advertised;
         let mut invite = Request::new(Method::Invite, Bytes::from(binding.contact.trim_matches(['<', '>']).to_string()));
@@ -102,6 +111,9 @@ impl Engine {
                 id,
                 call: call_id,
                 agent,
+                tenant,
+                rung_at: self.now.mono,
+                reported: false,
                 local_sdp: invite.body.clone(),
                 invite,
                 invite_tx,
@@ -134,7 +146,9 @@ impl Engine {
                 let (state, call, agent) = (leg.state, leg.call, leg.agent.clone());
                 if state == LegState::Ringing {
                     tracing::info!(call = %call, %agent, status, "agent did not take the call");
-                    let _ = self.acd.offer_failed(self.now.mono, call, &agent, offer_failure(status));
+                    let failure = offer_failure(status);
+                    self.report_offer(leg_id, offer_outcome(failure));
+                    let _ = self.acd.offer_failed(self.now.mono, call, &agent, failure);
                 }
                 self.remove_leg(leg_id);
             }
@@ -197,6 +211,7 @@ impl Engine {
         if let Some(leg) = self.legs.get_mut(&leg_id) {
             leg.state = LegState::Connected;
         }
+        self.report_offer(leg_id, OfferOutcome::Answered);
         let Some(caller) = self.calls.get_mut(&call) else { return };
         caller.phase = Phase::Connected(leg_id);
         let caller_media = caller.media;
@@ -216,6 +231,13 @@ impl Engine {
 
     /// Stops ringing (CANCEL, RFC 3261 §9.1) or hangs up a connected leg.
     pub(super) fn cancel_leg(&mut self, leg_id: LegId) {
+        let Some(leg) = self.legs.get(&leg_id) else { return };
+        if leg.state == LegState::Ringing {
+            // A caller still waiting with nobody connected means the ring timed out; else
+            // another agent answered or the caller left.
+            let still_waiting = self.calls.get(&leg.call).is_some_and(|call| call.phase == Phase::Queued);
+            self.report_offer(leg_id, if still_waiting { OfferOutcome::NoAnswer } else { OfferOutcome::Cancelled });
+        }
         let Some(leg) = self.legs.get_mut(&leg_id) else { return };
         match leg.state {
             LegState::Ringing => {
@@ -263,13 +285,32 @@ impl Engine {
         let Some(leg) = self.legs.get(&leg_id) else { return };
         if tx == leg.invite_tx && leg.state == LegState::Ringing {
             let (call, agent) = (leg.call, leg.agent.clone());
+            self.report_offer(leg_id, OfferOutcome::Unreachable);
             let _ = self.acd.offer_failed(self.now.mono, call, &agent, OfferFailure::Unreachable);
         }
         self.remove_leg(leg_id);
     }
 
+    /// Reports how ringing this leg ended, once.
+    fn report_offer(&mut self, leg_id: LegId, outcome: OfferOutcome) {
+        let Some(leg) = self.legs.get_mut(&leg_id) else { return };
+        if leg.reported {
+            return;
+        }
+        leg.reported = true;
+        let notification = Notification::OfferEnded {
+            call: leg.call,
+            tenant: leg.tenant.clone(),
+            agent: leg.agent.clone(),
+            outcome,
+            ring_time: self.now.mono - leg.rung_at,
+        };
+        self.outputs.push_back(Output::Notify(notification));
+    }
+
     /// Forgets a leg and releases its media.
     pub(super) fn remove_leg(&mut self, leg_id: LegId) {
+        self.report_offer(leg_id, OfferOutcome::Cancelled);
         let Some(leg) = self.legs.remove(&leg_id) else { return };
         self.leg_by_tx.retain(|_, owner| *owner != leg_id);
         if let Some(dialog) = &leg.dialog {

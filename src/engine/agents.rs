@@ -10,11 +10,12 @@ use super::Engine;
 use crate::core::ids::TransactionId;
 use crate::core::rng::SeededRng;
 use crate::dialplan::{AgentId, DialPlan, TenantId};
-use crate::sip::auth::{AuthConfig, AuthOutcome, Authenticator, StoredCredentials};
-use crate::sip::msg::{HeaderName, Request};
+use crate::sip::auth::{AuthConfig, AuthOutcome, Authenticator, DigestAlgorithm, StoredCredentials};
+use crate::sip::msg::{HeaderName, Request, SipUri};
 use crate::sip::registrar::{Binding, RegisterResult, RegistrationSource, SourceTransport};
 use crate::sip::transport::{Peer, TransportKind};
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 
 /// Realm used to challenge a username no tenant knows, so a REGISTER cannot tell which
 /// usernames exist.
@@ -85,7 +86,16 @@ impl Engine {
         let authenticated = match outcome {
             AuthOutcome::Ok(username) => username,
             AuthOutcome::Challenge { stale } => {
-                let mut challenge = authenticator.challenge_response(self.now.mono, &request, stale);
+                // Unknown users get every algorithm, so the answer does not reveal which
+                // usernames exist.
+                let algorithms: Vec<DigestAlgorithm> = match &account {
+                    Some(account) => DigestAlgorithm::PREFERENCE_ORDER
+                        .into_iter()
+                        .filter(|algorithm| account.credentials.ha1(*algorithm).is_some())
+                        .collect(),
+                    None => DigestAlgorithm::PREFERENCE_ORDER.to_vec(),
+                };
+                let mut challenge = authenticator.challenge_response_for(self.now.mono, &request, stale, &algorithms);
                 let tag = self.new_tag();
                 // A request without a parseable To was refused by validation already.
                 let _ = challenge.set_to_tag(&tag);
@@ -158,16 +168,30 @@ impl Engine {
         }
     }
 
-    /// The freshest binding of `agent`, as the peer to send its INVITE to. Requests go to
-    /// where the REGISTER came from (the flow through any NAT), per RFC 5626's spirit.
+    /// The freshest binding of `agent`, as the peer to send its INVITE to.
+    ///
+    /// Decision: the Contact's address when it is an IP literal (RFC 3261 §10: requests go
+    /// to the registered contact; phones on the contact centre's LAN or VPN register
+    /// reachable contacts), otherwise where the REGISTER came from (the flow a phone
+    /// behind NAT keeps open). The core resolves no host names.
     pub(super) fn agent_target(&self, account: &AgentAccount) -> Option<(Binding, Peer)> {
         let aor = self.agent_aors.get(account.agent.as_str())?;
         let binding = self.registrar.contacts(aor).into_iter().max_by_key(|b| b.expires_at)?;
-        let transport = match binding.source.transport {
-            SourceTransport::Udp => TransportKind::Udp,
-            _ => TransportKind::Tcp,
+        let contact = SipUri::parse(binding.contact.trim_matches(['<', '>']).as_bytes()).ok();
+        let contact_addr = contact.as_ref().and_then(|uri| {
+            let ip: IpAddr = uri.host.trim_matches(['[', ']']).parse().ok()?;
+            Some(SocketAddr::new(ip, uri.port_or_default()))
+        });
+        let contact_tcp = contact
+            .as_ref()
+            .and_then(|uri| uri.param("transport").flatten().map(|t| t.eq_ignore_ascii_case("tcp")))
+            .unwrap_or(false);
+        let transport = match (contact_addr.is_some(), contact_tcp, binding.source.transport) {
+            (true, true, _) | (false, _, SourceTransport::Tcp) => TransportKind::Tcp,
+            _ => TransportKind::Udp,
         };
-        let peer = Peer { transport, local: self.config.advertised, remote: binding.source.addr, connection: None };
+        let remote = contact_addr.unwrap_or(binding.source.addr);
+        let peer = Peer { transport, local: self.config.advertised, remote, connection: None };
         Some((binding, peer))
     }
 }

@@ -30,7 +30,7 @@ use crate::acd::{Acd, AcdConfig, Disposition};
 use crate::core::ids::{CallId, IdAllocator, LegId, MediaSessionId, TransactionId};
 use crate::core::rng::SeededRng;
 use crate::core::time::{Instant, Now};
-use crate::dialplan::{DialPlan, TenantId};
+use crate::dialplan::{AgentId, DialPlan, TenantId};
 use crate::sip::registrar::{Registrar, RegistrarConfig};
 use agent_leg::AgentLeg;
 use agents::AgentDirectory;
@@ -115,11 +115,40 @@ pub enum Notification {
     CallEstablished { call: CallId, tenant: String },
     /// The call ended; exactly one per accepted call.
     CallEnded { call: CallId, tenant: String, reason: EndReason, duration: Duration },
+    /// An attempt to reach a person ended: an agent's phone rang for `ring_time` and was
+    /// answered or not. Feeds reachability per target.
+    OfferEnded { call: CallId, tenant: TenantId, agent: AgentId, outcome: OfferOutcome, ring_time: Duration },
     /// A call left the ACD (answered, abandoned, overflowed, closed, failed): exactly
     /// one per queued call, for metrics and call records.
     Disposition(Disposition),
     /// The engine finished draining: no calls are left.
     Drained,
+}
+
+/// How ringing one agent ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfferOutcome {
+    Answered,
+    NoAnswer,
+    Busy,
+    Rejected,
+    Unreachable,
+    /// We stopped ringing: another agent answered, or the caller left.
+    Cancelled,
+}
+
+impl OfferOutcome {
+    /// Stable label for metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfferOutcome::Answered => "answered",
+            OfferOutcome::NoAnswer => "no_answer",
+            OfferOutcome::Busy => "busy",
+            OfferOutcome::Rejected => "rejected",
+            OfferOutcome::Unreachable => "unreachable",
+            OfferOutcome::Cancelled => "cancelled",
+        }
+    }
 }
 
 /// Who an established dialog belongs to.
@@ -403,6 +432,16 @@ impl Engine {
 
     fn next_media_id(&mut self) -> MediaSessionId {
         MediaSessionId(self.media_ids.next_raw())
+    }
+
+    /// Our side of a new media session on `rtp_port` (RFC 4566 §5.2: a fresh session id).
+    fn local_media(&mut self, rtp_port: u16) -> crate::media::sdp::LocalMedia {
+        crate::media::sdp::LocalMedia {
+            ip: self.config.advertised.ip(),
+            rtp_port,
+            session_id: self.branches.next_u64() >> 1,
+            session_version: 1,
+        }
     }
 
     fn new_tag(&mut self) -> String {

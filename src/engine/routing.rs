@@ -187,7 +187,7 @@ impl Engine {
                 AcdAction::Overflow { call, destination } => self.overflow(call, destination),
                 AcdAction::Disposition(disposition) => {
                     let call = disposition.call;
-                    tracing::info!(call = %call, queue = %disposition.queue, outcome = outcome_name(&disposition.outcome), "disposition");
+                    tracing::info!(call = %call, queue = %disposition.queue, outcome = %outcome_name(&disposition.outcome), "disposition");
                     let leaves = matches!(disposition.outcome, Outcome::Closed | Outcome::Failed { .. });
                     self.outputs.push_back(Output::Notify(Notification::Disposition(disposition)));
                     if leaves && self.calls.get(&call).is_some_and(|c| c.phase == Phase::Queued) {
