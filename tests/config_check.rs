@@ -554,3 +554,18 @@ fn an_agent_id_in_two_tenants_is_an_error() {
         &format!("{other_file}: agent[0].id: \"anouk\" is also an agent id in {almere_file}; digest usernames must be unique"),
     );
 }
+
+#[test]
+fn a_prompt_the_dial_plan_names_must_exist() {
+    let dir = temp_dir("check-prompts");
+    let (config_path, plans) = config_with_dialplans(&dir);
+    write(&plans, "almere.toml", &the_shipped_almere());
+    let empty_prompts = dir.join("no-prompts");
+    fs::create_dir_all(&empty_prompts).expect("temp dir");
+    let env = vec![("VEERTIEN_RTP__PROMPT_DIRECTORY".to_string(), empty_prompts.display().to_string())];
+    let report = check_with_env(&config_path, env);
+    assert!(
+        report.errors.iter().any(|l| l.contains("menu.prompt: prompt \"almere-welkom\" not found")),
+        "{report}"
+    );
+}
