@@ -68,6 +68,10 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
         anyhow::anyhow!("dial plan errors:\n  {}", lines.join("\n  "))
     })?;
+    let missing = config::missing_prompts(&plan, &settings.rtp.prompt_directory);
+    if !missing.is_empty() {
+        anyhow::bail!("dial plan prompts missing:\n  {}", missing.join("\n  "));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the tokio runtime")?;
     runtime.block_on(async move {
         let listeners = live::Listeners::bind(settings.sip.listen, settings.http.listen).await?;

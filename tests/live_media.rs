@@ -34,7 +34,7 @@ async fn start(rtp_port_min: u16, extra: &[(&str, &str)]) -> Daemon {
         ("VEERTIEN_SHUTDOWN__DRAIN_S".to_string(), "1".to_string()),
         (
             "VEERTIEN_DIALPLAN__DIRECTORY".to_string(),
-            root.join("dialplans").display().to_string(),
+            root.join("tests/data/dialplans").display().to_string(),
         ),
         (
             "VEERTIEN_RTP__PROMPT_DIRECTORY".to_string(),
@@ -126,11 +126,11 @@ async fn receive(socket: &UdpSocket, wait: Duration) -> Option<String> {
 
 fn request(method: &str, client: SocketAddr, call_id: &str, extra: &str, body: &str) -> String {
     format!(
-        "{method} sip:14036@127.0.0.1 SIP/2.0\n\
+        "{method} sip:14010@127.0.0.1 SIP/2.0\n\
 Via: SIP/2.0/UDP {client};branch=z9hG4bK-{call_id}-{method}\n\
 Max-Forwards: 70\n\
 From: <sip:caller@127.0.0.1>;tag=t-{call_id}\n\
-To: <sip:14036@127.0.0.1>\n\
+To: <sip:14010@127.0.0.1>\n\
 Call-ID: {call_id}\n\
 CSeq: 1 {method}\n\
 Contact: <sip:caller@{client}>\n\
@@ -190,8 +190,8 @@ async fn place_call(
         .trim()
         .to_string();
     let ack = request("ACK", me, call_id, "", "").replace(
-        "To: <sip:14036@127.0.0.1>",
-        &format!("To: <sip:14036@127.0.0.1>;tag={to_tag}"),
+        "To: <sip:14010@127.0.0.1>",
+        &format!("To: <sip:14010@127.0.0.1>;tag={to_tag}"),
     );
     send(&sip, daemon.sip, &ack).await;
     Call { sip, daemon_rtp }

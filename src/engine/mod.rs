@@ -199,7 +199,7 @@ pub struct Engine {
 impl Engine {
     /// A new engine over `plan`, with all randomness derived from `seed`.
     pub fn new(plan: DialPlan, config: EngineConfig, seed: u64, now: Now) -> Self {
-        let transactions = TransactionLayer::with_max_transactions(config.timers.clone(), config.max_transactions);
+        let transactions = TransactionLayer::with_max_transactions(config.timers, config.max_transactions);
         let ports = RtpPortPool::new(config.rtp_port_min, config.rtp_port_max);
         let acd_config = AcdConfig { max_waiting_calls: config.max_waiting_calls, seed, ..AcdConfig::default() };
         let acd = Acd::new(acd_config, plan.tenants());
