@@ -397,6 +397,8 @@ pub struct AgentPhone {
     register_cseq: u32,
     bye_cseq: u32,
     dialog: Option<AgentDialog>,
+    /// Call-ID of the offer last cancelled, to recognise its late retransmissions.
+    last_cancelled: Option<Bytes>,
     answered_at: Option<Instant>,
     hanging_up: bool,
     outstanding: Option<Outstanding>,
@@ -431,6 +433,7 @@ impl AgentPhone {
             register_cseq: 0,
             bye_cseq: 0,
             dialog: None,
+            last_cancelled: None,
             answered_at: None,
             hanging_up: false,
             outstanding: None,
@@ -506,7 +509,8 @@ impl AgentPhone {
         match request.method {
             Method::Invite => self.on_invite(now, request, out),
             Method::Ack => {
-                if self.dialog.as_ref().is_some_and(|d| same_call(&d.invite, &request)) {
+                // Only an ACK for our 2xx confirms; the ACK for a 487 does not.
+                if self.dialog.as_ref().is_some_and(|d| d.ok.is_some() && same_call(&d.invite, &request)) {
                     if let Some(dialog) = self.dialog.as_mut() {
                         dialog.confirmed = true;
                     }
@@ -520,6 +524,7 @@ impl AgentPhone {
                 if ringing {
                     if let Some(dialog) = self.dialog.take() {
                         out.send(self.addr, response_with_tag(&dialog.invite, 487, "Request Terminated", &dialog.tag));
+                        self.last_cancelled = dialog.invite.headers.get(&HeaderName::CallId).cloned();
                     }
                     self.answer_generation += 1;
                     self.counters.cancelled += 1;
@@ -567,6 +572,11 @@ impl AgentPhone {
     }
 
     fn on_invite(&mut self, now: Instant, invite: Request, out: &mut PhoneOutbox) {
+        if self.last_cancelled.is_some() && invite.headers.get(&HeaderName::CallId) == self.last_cancelled.as_ref() {
+            // A retransmission of the offer we already ended: answer it as before.
+            out.send(self.addr, response_with_tag(&invite, 487, "Request Terminated", &format!("a{}-cancelled", self.index)));
+            return;
+        }
         if let Some(dialog) = &self.dialog {
             if same_call(&dialog.invite, &invite) {
                 // A retransmission: our 2xx (if any) is retransmitted on its own timer.
