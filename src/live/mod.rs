@@ -7,6 +7,7 @@
 
 mod clock;
 mod http;
+pub mod metrics;
 mod media;
 mod tcp;
 
@@ -33,6 +34,8 @@ const ENGINE_QUEUE_BOUND: usize = 8192;
 /// Largest UDP datagram read; anything larger is truncated by the kernel and fails to
 /// parse (counted).
 const UDP_READ_BUFFER_BYTES: usize = 65_535;
+/// API requests waiting for the engine task; when full, the API answers 503.
+const API_QUEUE_BOUND: usize = 256;
 
 /// Why the daemon could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -141,14 +144,24 @@ pub async fn run(
     let http_addr = listeners.http_addr().unwrap_or(settings.http.listen);
     let config = engine_config(&settings, sip_addr, http_addr);
     let seed = clock.now().wall.unix_ms() as u64;
-    let mut engine = Engine::new(plan, config.clone(), seed, clock.now());
     let (events_tx, mut events) = mpsc::channel(ENGINE_QUEUE_BOUND);
     let (snapshot_tx, snapshot_rx) = watch::channel(Snapshot::default());
+    let mut exporter = metrics::MetricsExporter::new(&plan);
+    let mut engine = Engine::new(plan, config.clone(), seed, clock.now());
+    let (api_tx, mut api_requests) = mpsc::channel(API_QUEUE_BOUND);
+    let http_state = http::HttpState {
+        snapshot: snapshot_rx,
+        engine: api_tx,
+        metrics: exporter.handle(),
+        tokens: Arc::new(settings.api.tokens.clone()),
+        client_errors: exporter.api_error_counter("4xx"),
+        server_errors: exporter.api_error_counter("5xx"),
+    };
 
     let udp = Arc::new(listeners.udp);
     tokio::spawn(udp_reader(udp.clone(), sip_addr, events_tx.clone()));
     tokio::spawn(tcp::accept_loop(listeners.tcp, events_tx.clone(), settings.limits.max_tcp_connections));
-    tokio::spawn(http::serve(listeners.http, snapshot_rx));
+    tokio::spawn(http::serve(listeners.http, http_state));
     drop(events_tx);
 
     let mut writers: HashMap<ConnectionId, mpsc::Sender<Bytes>> = HashMap::new();
@@ -163,7 +176,10 @@ pub async fn run(
                 let Some(event) = event else { break };
                 let now = clock.now();
                 match event {
-                    DriverEvent::Message { peer, bytes } => engine.handle_input(Input::Message { now, peer, bytes }),
+                    DriverEvent::Message { peer, bytes } => {
+                        exporter.on_received(&bytes);
+                        engine.handle_input(Input::Message { now, peer, bytes });
+                    }
                     DriverEvent::Connected { id, writer } => { writers.insert(id, writer); }
                     DriverEvent::Disconnected { peer } | DriverEvent::StreamError { peer } => {
                         if let Some(id) = peer.connection { writers.remove(&id); }
@@ -171,6 +187,15 @@ pub async fn run(
                     }
                 }
             }
+            Some(request) = api_requests.recv() => match request {
+                http::ApiRequest::Command { command, reply } => {
+                    let _ = reply.send(engine.handle_command(clock.now(), command));
+                }
+                http::ApiRequest::RefreshMetrics { reply } => {
+                    exporter.refresh(clock.now(), &mut engine);
+                    let _ = reply.send(());
+                }
+            },
             _ = sleep_until_deadline(deadline) => engine.handle_input(Input::Timeout(clock.now())),
             _ = &mut shutdown, if !shutting_down => {
                 shutting_down = true;
@@ -181,12 +206,15 @@ pub async fn run(
         let mut drained = false;
         while let Some(output) = engine.poll_output() {
             match output {
-                Output::Transmit { peer, bytes } => transmit(&udp, &writers, peer, bytes).await,
+                Output::Transmit { peer, bytes } => {
+                    exporter.on_sent(&bytes);
+                    transmit(&udp, &writers, peer, bytes).await;
+                }
                 Output::Media(MediaCommand::Open { session, rtp_port, .. }) => media.open(session, rtp_port),
                 Output::Media(MediaCommand::Close { session, .. }) => media.close(session),
                 Output::Media(command) => tracing::debug!(?command, "media command not handled yet"),
                 Output::Notify(Notification::Drained) => drained = true,
-                Output::Notify(_) => {}
+                Output::Notify(notification) => exporter.on_notification(clock.now(), &notification),
             }
         }
         snapshot_tx.send_replace(Snapshot {
