@@ -1,0 +1,223 @@
+//! Shared by the API, metrics and Prometheus tests: an in-process daemon on 127.0.0.1
+//! port 0 with the always-open test tenant and two API tokens, a raw-UDP caller, and a
+//! plain HTTP/1.1 client.
+
+#![allow(dead_code)] // each test crate uses part of this module
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UdpSocket;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use veertien::live::{self, Listeners};
+
+/// Token with role `read`.
+pub const READ_TOKEN: &str = "test-read-token-0123456789";
+/// Token with role `supervise`.
+pub const SUPERVISE_TOKEN: &str = "test-supervise-token-0123456789";
+/// The caller's number: must never show up in logs or metrics.
+pub const CALLER_NUMBER: &str = "0612345678";
+
+/// A running in-process daemon.
+pub struct Daemon {
+    pub sip: SocketAddr,
+    pub http: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    pub task: JoinHandle<()>,
+    config_dir: PathBuf,
+}
+
+/// Starts a daemon with its own RTP range from `rtp_port_min` and the test tokens.
+pub async fn start(rtp_port_min: u16) -> Daemon {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shipped = std::fs::read_to_string(root.join("config/veertien.toml")).expect("shipped config");
+    let tokens = format!(
+        "tokens = [\n  {{ name = \"wallboard\", token = \"{READ_TOKEN}\", role = \"read\" }},\n  \
+         {{ name = \"lead\", token = \"{SUPERVISE_TOKEN}\", role = \"supervise\" }},\n]"
+    );
+    let config_text = shipped.replace("tokens = []", &tokens);
+    let config_dir = std::env::temp_dir().join(format!("veertien-api-test-{}-{rtp_port_min}", std::process::id()));
+    std::fs::create_dir_all(&config_dir).expect("temp dir");
+    let config_path = config_dir.join("veertien.toml");
+    std::fs::write(&config_path, config_text).expect("temp config");
+    let env = [
+        ("VEERTIEN_SIP__LISTEN", "127.0.0.1:0".to_string()),
+        ("VEERTIEN_HTTP__LISTEN", "127.0.0.1:0".to_string()),
+        ("VEERTIEN_RTP__PORT_MIN", rtp_port_min.to_string()),
+        ("VEERTIEN_RTP__PORT_MAX", (rtp_port_min + 40).to_string()),
+        ("VEERTIEN_RTP__PROMPT_DIRECTORY", root.join("config/prompts/nl").display().to_string()),
+        ("VEERTIEN_SHUTDOWN__DRAIN_S", "1".to_string()),
+        ("VEERTIEN_DIALPLAN__DIRECTORY", root.join("tests/data/dialplans").display().to_string()),
+    ]
+    .map(|(k, v)| (k.to_string(), v));
+    let settings = veertien::config::load_with_env(&config_path, env).expect("config loads");
+    let plan = veertien::dialplan::load_dir(&settings.dialplan.directory).expect("dial plans load");
+    let listeners = Listeners::bind(settings.sip.listen, settings.http.listen).await.expect("bind");
+    let sip = listeners.sip_addr().expect("sip addr");
+    let http = listeners.http_addr().expect("http addr");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        live::run(settings, plan, listeners, async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("daemon runs");
+    });
+    Daemon { sip, http, stop: Some(stop), task, config_dir }
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl HttpAnswer {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|error| panic!("JSON body ({error}): {}", self.body))
+    }
+
+    /// The `error.code` of a JSON error body.
+    pub fn error_code(&self) -> String {
+        self.json()["error"]["code"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+impl Daemon {
+    /// Stops the daemon and waits for it (drain 1 s).
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
+        let _ = std::fs::remove_dir_all(&self.config_dir);
+    }
+
+    /// One HTTP/1.1 request over a fresh connection.
+    pub async fn http(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> HttpAnswer {
+        let mut stream = tokio::net::TcpStream::connect(self.http).await.expect("http connect");
+        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.expect("http write");
+        let mut response = String::new();
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut response))
+            .await
+            .expect("http answer in time")
+            .expect("http read");
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        HttpAnswer { status, head: head.to_string(), body: body.to_string() }
+    }
+
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let answer = self.http("GET", "/metrics", None, "").await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        answer.body
+    }
+}
+
+/// The value of the sample `series` (`name{label="value",...}`, labels in any order),
+/// or `None` when absent.
+pub fn sample(metrics: &str, series: &str) -> Option<f64> {
+    let wanted = normalise(series);
+    metrics.lines().filter(|line| !line.starts_with('#')).find_map(|line| {
+        let (name_and_labels, value) = line.rsplit_once(' ')?;
+        (normalise(name_and_labels) == wanted).then(|| value.trim().parse().ok()).flatten()
+    })
+}
+
+/// A series with its labels sorted, so label order does not matter.
+fn normalise(series: &str) -> String {
+    match series.split_once('{') {
+        Some((name, labels)) => {
+            let mut labels: Vec<&str> = labels.trim_end_matches('}').split(',').filter(|l| !l.is_empty()).collect();
+            labels.sort_unstable();
+            format!("{name}{{{}}}", labels.join(","))
+        }
+        None => series.to_string(),
+    }
+}
+
+/// A caller on its own UDP socket.
+pub struct Caller {
+    socket: UdpSocket,
+    me: SocketAddr,
+    daemon: SocketAddr,
+    call_id: String,
+    to_tag: String,
+}
+
+const OFFER: &str = "v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 7000 RTP/AVP 8 0\n";
+
+fn request(method: &str, daemon: SocketAddr, me: SocketAddr, call_id: &str, to_tag: &str, cseq: u32, extra: &str, body: &str) -> String {
+    let tag = if to_tag.is_empty() { String::new() } else { format!(";tag={to_tag}") };
+    format!(
+        "{method} sip:14010@{daemon} SIP/2.0\n\
+Via: SIP/2.0/UDP {me};branch=z9hG4bK-{call_id}-{method}-{cseq}\n\
+Max-Forwards: 70\n\
+From: <sip:{CALLER_NUMBER}@127.0.0.1>;tag=t-{call_id}\n\
+To: <sip:14010@127.0.0.1>{tag}\n\
+Call-ID: {call_id}\n\
+CSeq: {cseq} {method}\n\
+Contact: <sip:{CALLER_NUMBER}@{me}>\n\
+{extra}Content-Length: {}\n\n{body}",
+        body.replace('\n', "\r\n").len()
+    )
+    .replace('\n', "\r\n")
+}
+
+impl Caller {
+    /// Dials the test tenant, waits for 200 OK and acknowledges it: the call is queued.
+    pub async fn dial(daemon: SocketAddr, call_id: &str) -> Caller {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("caller socket");
+        let me = socket.local_addr().expect("addr");
+        let invite = request("INVITE", daemon, me, call_id, "", 1, "Content-Type: application/sdp\n", OFFER);
+        socket.send_to(invite.as_bytes(), daemon).await.expect("send");
+        let ok = loop {
+            let message = receive(&socket, Duration::from_secs(5)).await.expect("responses to INVITE");
+            let status: u16 = message.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+            if status >= 200 {
+                break message;
+            }
+        };
+        assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+        let to_tag = ok
+            .lines()
+            .find(|l| l.starts_with("To:") || l.starts_with("t:"))
+            .and_then(|l| l.split(";tag=").nth(1))
+            .expect("To tag")
+            .trim()
+            .to_string();
+        let ack = request("ACK", daemon, me, call_id, &to_tag, 1, "", "");
+        socket.send_to(ack.as_bytes(), daemon).await.expect("send ACK");
+        Caller { socket, me, daemon, call_id: call_id.to_string(), to_tag }
+    }
+
+    /// Hangs up and waits for the 200 OK to BYE.
+    pub async fn hang_up(self) {
+        let bye = request("BYE", self.daemon, self.me, &self.call_id, &self.to_tag, 2, "", "");
+        self.socket.send_to(bye.as_bytes(), self.daemon).await.expect("send BYE");
+        loop {
+            let message = receive(&self.socket, Duration::from_secs(5)).await.expect("answer to BYE");
+            if message.starts_with("SIP/2.0 200") && message.contains("BYE") {
+                return;
+            }
+        }
+    }
+}
+
+async fn receive(socket: &UdpSocket, wait: Duration) -> Option<String> {
+    let mut buf = vec![0u8; 65_535];
+    let (len, _) = tokio::time::timeout(wait, socket.recv_from(&mut buf)).await.ok()?.ok()?;
+    Some(String::from_utf8_lossy(&buf[..len]).into_owned())
+}
