@@ -59,6 +59,10 @@ async fn calls_are_counted_exactly_and_the_api_finds_them_by_reference() {
     assert_eq!(sample(&metrics, "veertien_sip_requests_total{method=\"BYE\"}"), Some(3.0));
     assert_eq!(sample(&metrics, "veertien_tenant_open{tenant=\"proef\"}"), Some(1.0));
     assert!(!metrics.contains(CALLER_NUMBER));
+    for line in metrics.lines().filter_map(|line| line.strip_prefix("# TYPE ")) {
+        let name = line.split(' ').next().unwrap_or_default();
+        assert!(veertien::live::metrics::EXPORTED_METRICS.contains(&name), "{name} is exported but not listed");
+    }
     daemon.stop().await;
 }
 
