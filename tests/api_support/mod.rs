@@ -221,3 +221,89 @@ async fn receive(socket: &UdpSocket, wait: Duration) -> Option<String> {
     let (len, _) = tokio::time::timeout(wait, socket.recv_from(&mut buf)).await.ok()?.ok()?;
     Some(String::from_utf8_lossy(&buf[..len]).into_owned())
 }
+
+/// HA1 = MD5("anouk:proef.veertien:demo-anouk"), as in the test dial plan.
+const ANOUK_HA1_MD5: &str = "92321464343713cebf20b5727edd3593";
+
+/// Anouk's phone: registers with digest authentication and answers what rings.
+pub struct AgentPhone {
+    socket: UdpSocket,
+    me: SocketAddr,
+    daemon: SocketAddr,
+}
+
+impl AgentPhone {
+    /// Registers anouk's phone (401 challenge, then 200); the daemon logs her in.
+    pub async fn register(daemon: SocketAddr) -> AgentPhone {
+        use veertien::sip::auth::{compute_response, DigestAlgorithm, QopAuth};
+        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("phone socket");
+        let me = socket.local_addr().expect("addr");
+        let uri = format!("sip:{daemon}");
+        let register = |cseq: u32, authorization: String| {
+            format!(
+                "REGISTER {uri} SIP/2.0\nVia: SIP/2.0/UDP {me};branch=z9hG4bK-reg-{cseq}\nMax-Forwards: 70\n\
+From: <sip:anouk@127.0.0.1>;tag=phone-reg\nTo: <sip:anouk@127.0.0.1>\nCall-ID: reg-anouk-{me}\n\
+CSeq: {cseq} REGISTER\nContact: <sip:anouk@{me}>\nExpires: 3600\n{authorization}Content-Length: 0\n\n"
+            )
+            .replace('\n', "\r\n")
+        };
+        socket.send_to(register(1, String::new()).as_bytes(), daemon).await.expect("send REGISTER");
+        let challenge = receive(&socket, Duration::from_secs(5)).await.expect("challenge");
+        assert!(challenge.starts_with("SIP/2.0 401"), "{challenge}");
+        let param = |name: &str| {
+            let line = challenge
+                .lines()
+                .find(|l| l.starts_with("WWW-Authenticate:") && l.contains("MD5"))
+                .expect("an MD5 challenge");
+            let start = line.find(&format!("{name}=\"")).expect("parameter") + name.len() + 2;
+            line[start..].split('"').next().expect("closing quote").to_string()
+        };
+        let (nonce, opaque) = (param("nonce"), param("opaque"));
+        let qop = QopAuth { nonce_count: "00000001", cnonce: "c0ffee" };
+        let response = compute_response(DigestAlgorithm::Md5, ANOUK_HA1_MD5, "REGISTER", &uri, &nonce, Some(qop));
+        let authorization = format!(
+            "Authorization: Digest username=\"anouk\", realm=\"proef.veertien\", nonce=\"{nonce}\", uri=\"{uri}\", \
+response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\", opaque=\"{opaque}\"\n"
+        );
+        socket.send_to(register(2, authorization).as_bytes(), daemon).await.expect("send REGISTER");
+        let ok = receive(&socket, Duration::from_secs(5)).await.expect("registered");
+        assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+        AgentPhone { socket, me, daemon }
+    }
+
+    /// Waits for the daemon's INVITE and answers it 200 OK; returns the INVITE text.
+    pub async fn answer(&self) -> String {
+        use veertien::sip::msg::{parse, HeaderName, Message, Method, Response};
+        loop {
+            let text = receive(&self.socket, Duration::from_secs(10)).await.expect("the phone rings");
+            let Ok(Message::Request(invite)) = parse(bytes::Bytes::from(text.clone().into_bytes())) else { continue };
+            if invite.method != Method::Invite {
+                continue;
+            }
+            let mut response = Response::to_request(&invite, 200, "OK");
+            let to = format!("{};tag=phone1", String::from_utf8_lossy(invite.headers.get(&HeaderName::To).expect("To")));
+            response.headers.set(HeaderName::To, to);
+            response.headers.push(HeaderName::Contact, format!("<sip:anouk@{}>", self.me));
+            response.headers.push(HeaderName::ContentType, "application/sdp");
+            response.body = bytes::Bytes::from_static(
+                b"v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 8000 RTP/AVP 8\r\n",
+            );
+            self.socket.send_to(&response.to_bytes(), self.daemon).await.expect("send 200");
+            return text;
+        }
+    }
+
+    /// Answers every BYE (and ignores ACKs) for `wait`, so the daemon's legs end cleanly.
+    pub async fn answer_byes(&self, wait: Duration) {
+        use veertien::sip::msg::{parse, Message, Method, Response};
+        let until = tokio::time::Instant::now() + wait;
+        while let Some(text) = receive(&self.socket, until.saturating_duration_since(tokio::time::Instant::now())).await {
+            if let Ok(Message::Request(bye)) = parse(bytes::Bytes::from(text.into_bytes())) {
+                if bye.method == Method::Bye {
+                    let ok = Response::to_request(&bye, 200, "OK");
+                    self.socket.send_to(&ok.to_bytes(), self.daemon).await.expect("send 200");
+                }
+            }
+        }
+    }
+}
