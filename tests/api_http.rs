@@ -59,6 +59,7 @@ async fn calls_are_counted_exactly_and_the_api_finds_them_by_reference() {
     assert_eq!(sample(&metrics, "veertien_sip_requests_total{method=\"BYE\"}"), Some(3.0));
     assert_eq!(sample(&metrics, "veertien_tenant_open{tenant=\"proef\"}"), Some(1.0));
     assert!(!metrics.contains(CALLER_NUMBER));
+    assert!(sample(&metrics, "veertien_rtp_packets_total{outcome=\"relayed\"}").is_some(), "media counters exported");
     for line in metrics.lines().filter_map(|line| line.strip_prefix("# TYPE ")) {
         let name = line.split(' ').next().unwrap_or_default();
         assert!(veertien::live::metrics::EXPORTED_METRICS.contains(&name), "{name} is exported but not listed");
@@ -77,27 +78,27 @@ async fn tokens_roles_and_errors_have_one_shape() {
     let unknown = daemon.http("GET", "/api/queues", Some("not-a-token-we-know-at-all"), "").await;
     assert_eq!((unknown.status, unknown.error_code().as_str()), (401, "unauthorized"));
 
-    let read_login = daemon.http("POST", "/api/agents/proef/anouk/login", Some(READ_TOKEN), "").await;
+    let read_login = daemon.http("POST", "/api/agents/proef/tessa/login", Some(READ_TOKEN), "").await;
     assert_eq!((read_login.status, read_login.error_code().as_str()), (403, "forbidden"));
 
-    let login = daemon.http("POST", "/api/agents/proef/anouk/login", Some(SUPERVISE_TOKEN), "").await;
+    let login = daemon.http("POST", "/api/agents/proef/tessa/login", Some(SUPERVISE_TOKEN), "").await;
     assert_eq!(login.status, 200, "{login:?}");
     assert_eq!(login.json()["state"], "available");
-    let pause = daemon.http("POST", "/api/agents/proef/anouk/pause", Some(SUPERVISE_TOKEN), r#"{"reason":"break"}"#).await;
+    let pause = daemon.http("POST", "/api/agents/proef/tessa/pause", Some(SUPERVISE_TOKEN), r#"{"reason":"break"}"#).await;
     assert_eq!((pause.status, pause.json()["pause_reason"].as_str()), (200, Some("break")), "{pause:?}");
     let agents = daemon.http("GET", "/api/agents", Some(READ_TOKEN), "").await.json();
-    let anouk = agents.as_array().expect("list").iter().find(|a| a["agent"] == "anouk").expect("anouk listed").clone();
-    assert_eq!(anouk["state"], "paused");
-    let ready = daemon.http("POST", "/api/agents/proef/anouk/ready", Some(SUPERVISE_TOKEN), "").await;
+    let tessa = agents.as_array().expect("list").iter().find(|a| a["agent"] == "tessa").expect("tessa listed").clone();
+    assert_eq!(tessa["state"], "paused");
+    let ready = daemon.http("POST", "/api/agents/proef/tessa/ready", Some(SUPERVISE_TOKEN), "").await;
     assert_eq!(ready.json()["state"], "available");
 
-    let bad_body = daemon.http("POST", "/api/agents/proef/anouk/pause", Some(SUPERVISE_TOKEN), "{").await;
+    let bad_body = daemon.http("POST", "/api/agents/proef/tessa/pause", Some(SUPERVISE_TOKEN), "{").await;
     assert_eq!((bad_body.status, bad_body.error_code().as_str()), (400, "bad_body"));
-    let bad_reason = daemon.http("POST", "/api/agents/proef/anouk/pause", Some(SUPERVISE_TOKEN), r#"{"reason":"lunch"}"#).await;
+    let bad_reason = daemon.http("POST", "/api/agents/proef/tessa/pause", Some(SUPERVISE_TOKEN), r#"{"reason":"lunch"}"#).await;
     assert_eq!((bad_reason.status, bad_reason.error_code().as_str()), (400, "bad_pause_reason"));
     let nobody = daemon.http("POST", "/api/agents/proef/nobody/login", Some(SUPERVISE_TOKEN), "").await;
     assert_eq!((nobody.status, nobody.error_code().as_str()), (404, "unknown_agent"));
-    let not_logged_in = daemon.http("POST", "/api/agents/proef/bram/ready", Some(SUPERVISE_TOKEN), "").await;
+    let not_logged_in = daemon.http("POST", "/api/agents/proef/tim/ready", Some(SUPERVISE_TOKEN), "").await;
     assert_eq!((not_logged_in.status, not_logged_in.error_code().as_str()), (409, "not_logged_in"));
     let bad_reference = daemon.http("GET", "/api/calls/12ab", Some(READ_TOKEN), "").await;
     assert_eq!((bad_reference.status, bad_reference.error_code().as_str()), (400, "bad_reference"));

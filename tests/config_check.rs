@@ -537,3 +537,35 @@ fn numbers_route_in_every_written_form() {
     assert!(plan.route("anonymous").is_none());
     assert!(plan.route("").is_none());
 }
+
+#[test]
+fn an_agent_id_in_two_tenants_is_an_error() {
+    let dir = temp_dir("check-agent-clash");
+    let (config_path, plans) = config_with_dialplans(&dir);
+    let almere_path = write(&plans, "almere.toml", &the_shipped_almere());
+    let other = "[tenant]\nid = \"zeewolde\"\nname = \"Zeewolde\"\nrealm = \"zeewolde.veertien\"\nnumbers = [\"14039\"]\n\
+                 [hours]\nmon = [\"09:00-12:00\"]\n[[queue]]\nid = \"a\"\nname = \"A\"\n\
+           [[agent]]\nid = \"anouk\"\nname = \"Another Anouk\"\nha1_md5 = \"0123456789abcdef0123456789abcdef\"\nqueues = [\"a\"]\n";
+    let other_path = write(&plans, "zz-zeewolde.toml", other);
+    let report = check_with_env(&config_path, no_env());
+    let (almere_file, other_file) = (almere_path.display().to_string(), other_path.display().to_string());
+    assert_has_line(
+        &report.errors,
+        &format!("{other_file}: agent[0].id: \"anouk\" is also an agent id in {almere_file}; digest usernames must be unique"),
+    );
+}
+
+#[test]
+fn a_prompt_the_dial_plan_names_must_exist() {
+    let dir = temp_dir("check-prompts");
+    let (config_path, plans) = config_with_dialplans(&dir);
+    write(&plans, "almere.toml", &the_shipped_almere());
+    let empty_prompts = dir.join("no-prompts");
+    fs::create_dir_all(&empty_prompts).expect("temp dir");
+    let env = vec![("VEERTIEN_RTP__PROMPT_DIRECTORY".to_string(), empty_prompts.display().to_string())];
+    let report = check_with_env(&config_path, env);
+    assert!(
+        report.errors.iter().any(|l| l.contains("menu.prompt: prompt \"almere-welkom\" not found")),
+        "{report}"
+    );
+}

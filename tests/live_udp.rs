@@ -26,7 +26,7 @@ async fn start(rtp_port_min: u16) -> Daemon {
         ("VEERTIEN_RTP__PORT_MAX", (rtp_port_min + 20).to_string()),
         ("VEERTIEN_LIMITS__MAX_UDP_DATAGRAM_BYTES", "4096".to_string()),
         ("VEERTIEN_SHUTDOWN__DRAIN_S", "1".to_string()),
-        ("VEERTIEN_DIALPLAN__DIRECTORY", root.join("dialplans").display().to_string()),
+        ("VEERTIEN_DIALPLAN__DIRECTORY", root.join("tests/data/dialplans").display().to_string()),
     ]
     .map(|(k, v)| (k.to_string(), v));
     let settings = veertien::config::load_with_env(&root.join("config/veertien.toml"), env).expect("config loads");
@@ -120,7 +120,7 @@ async fn bad_input_is_answered_precisely_and_the_daemon_keeps_serving() {
     send(&client, daemon.sip, "\u{0}\u{1}\u{2} definitely not SIP\n\n").await;
     assert_eq!(receive(&client, Duration::from_millis(300)).await, None, "garbage is dropped silently");
 
-    let no_call_id = request("OPTIONS", "14036", me, "x1", "", "").replace("Call-ID: x1\n", "");
+    let no_call_id = request("OPTIONS", "14010", me, "x1", "", "").replace("Call-ID: x1\n", "");
     send(&client, daemon.sip, &no_call_id).await;
     let answer = final_response(&client).await;
     assert!(answer.starts_with("SIP/2.0 400") && answer.lines().next().unwrap_or_default().contains("Call-ID"), "{answer}");
@@ -129,14 +129,14 @@ async fn bad_input_is_answered_precisely_and_the_daemon_keeps_serving() {
     assert!(final_response(&client).await.starts_with("SIP/2.0 404"));
 
     let padding = format!("X-Padding: {}\n", "p".repeat(5000));
-    send(&client, daemon.sip, &request("INVITE", "14036", me, "x3", &padding, OFFER)).await;
+    send(&client, daemon.sip, &request("INVITE", "14010", me, "x3", &padding, OFFER)).await;
     assert!(final_response(&client).await.starts_with("SIP/2.0 513"));
 
-    send(&client, daemon.sip, &request("SUBSCRIBE", "14036", me, "x4", "", "")).await;
+    send(&client, daemon.sip, &request("SUBSCRIBE", "14010", me, "x4", "", "")).await;
     let answer = final_response(&client).await;
     assert!(answer.starts_with("SIP/2.0 405") && answer.contains("Allow: INVITE"), "{answer}");
 
-    send(&client, daemon.sip, &request("OPTIONS", "14036", me, "x5", "", "")).await;
+    send(&client, daemon.sip, &request("OPTIONS", "14010", me, "x5", "", "")).await;
     assert!(final_response(&client).await.starts_with("SIP/2.0 200"), "still serving after bad input");
 
     let health = daemon.get("/health").await;
@@ -151,7 +151,7 @@ async fn untrusted_source_is_refused_with_403() {
     let mut daemon = start(31100).await;
     let stranger = phone("127.0.0.2").await;
     let me = stranger.local_addr().expect("addr");
-    send(&stranger, daemon.sip, &request("INVITE", "14036", me, "u1", "", OFFER)).await;
+    send(&stranger, daemon.sip, &request("INVITE", "14010", me, "u1", "", OFFER)).await;
     assert!(final_response(&stranger).await.starts_with("SIP/2.0 403"));
     daemon.shutdown().await;
 }
@@ -161,7 +161,7 @@ async fn a_call_is_answered_and_shutdown_refuses_new_ones() {
     let mut daemon = start(31200).await;
     let client = phone("127.0.0.1").await;
     let me = client.local_addr().expect("addr");
-    send(&client, daemon.sip, &request("INVITE", "14036", me, "c1", "Content-Type: application/sdp\n", OFFER)).await;
+    send(&client, daemon.sip, &request("INVITE", "14010", me, "c1", "Content-Type: application/sdp\n", OFFER)).await;
     let ok = final_response(&client).await;
     assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
     let port: u16 = ok
@@ -182,14 +182,14 @@ async fn a_call_is_answered_and_shutdown_refuses_new_ones() {
         .expect("To tag")
         .trim()
         .to_string();
-    let ack = request("ACK", "14036", me, "c1", "", "").replace("To: <sip:14036@127.0.0.1>", &format!("To: <sip:14036@127.0.0.1>;tag={to_tag}"));
+    let ack = request("ACK", "14010", me, "c1", "", "").replace("To: <sip:14010@127.0.0.1>", &format!("To: <sip:14010@127.0.0.1>;tag={to_tag}"));
     send(&client, daemon.sip, &ack).await;
 
     daemon.shutdown().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let late = phone("127.0.0.1").await;
     let late_me = late.local_addr().expect("addr");
-    send(&late, daemon.sip, &request("INVITE", "14036", late_me, "c2", "Content-Type: application/sdp\n", OFFER)).await;
+    send(&late, daemon.sip, &request("INVITE", "14010", late_me, "c2", "Content-Type: application/sdp\n", OFFER)).await;
     let refused = final_response(&late).await;
     assert!(refused.starts_with("SIP/2.0 503") && refused.contains("Retry-After:"), "{refused}");
 

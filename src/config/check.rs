@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::load::{load_raw, process_env};
 use super::validate::validate;
-use crate::dialplan::{load_dir, DialPlan};
+use crate::dialplan::{load_dir, DialPlan, Overflow};
 
 /// Outcome of `veertien check`: every error, and what was loaded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -91,9 +91,41 @@ pub fn check_with_env(
     // so one run shows every problem.
     if let Some(raw) = raw {
         match load_dir(&PathBuf::from(&raw.dialplan.directory)) {
-            Ok(plan) => report.count(&plan),
+            Ok(plan) => {
+                report.count(&plan);
+                let prompts = PathBuf::from(&raw.rtp.prompt_directory);
+                report.errors.extend(missing_prompts(&plan, &prompts));
+            }
             Err(errors) => report.errors.extend(errors.iter().map(ToString::to_string)),
         }
     }
     report
+}
+
+/// Every prompt a dial plan names must exist as `<name>.wav` in the prompt directory;
+/// otherwise a caller would hear silence where the plan promised a message.
+pub fn missing_prompts(plan: &DialPlan, prompt_directory: &Path) -> Vec<String> {
+    let mut errors = Vec::new();
+    for tenant in plan.tenants() {
+        let mut named = vec![("hours.closed_prompt".to_owned(), tenant.closed_prompt.clone())];
+        if let Some(menu) = &tenant.menu {
+            named.push(("menu.prompt".to_owned(), menu.prompt.clone()));
+        }
+        for (index, queue) in tenant.queues.iter().enumerate() {
+            if let Overflow::PromptThenHangup(prompt) = &queue.overflow {
+                named.push((format!("queue[{index}].overflow.prompt"), prompt.clone()));
+            }
+        }
+        for (key, prompt) in named {
+            let file = prompt_directory.join(format!("{prompt}.wav"));
+            if !file.is_file() {
+                errors.push(format!(
+                    "tenant {}: {key}: prompt {prompt:?} not found as {}",
+                    tenant.id,
+                    file.display()
+                ));
+            }
+        }
+    }
+    errors
 }

@@ -9,7 +9,7 @@ mod raw;
 mod settings;
 mod validate;
 
-pub use check::{check, check_with_env, CheckReport};
+pub use check::{check, check_with_env, missing_prompts, CheckReport};
 pub use cidr::{Cidr, CidrError};
 pub use error::{ConfigError, KeyProblem};
 pub use load::{load, load_with_env, ENV_LEVEL_SEPARATOR, ENV_PREFIX};

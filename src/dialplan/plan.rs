@@ -17,11 +17,14 @@ pub struct DialPlan {
 
 impl DialPlan {
     /// Combines parsed tenants, each with the file it came from. Rejects a tenant id used
-    /// twice and a number claimed by two tenants, naming both files.
+    /// twice, a number claimed by two tenants and an agent id (the agent's digest
+    /// username, which a REGISTER names without a tenant) used by two tenants, naming both
+    /// files.
     pub fn new(tenants: Vec<(String, Tenant)>) -> Result<Self, Vec<DialplanError>> {
         let mut errors = Vec::new();
         let mut file_by_tenant_id: HashMap<TenantId, String> = HashMap::new();
         let mut claim_by_number: HashMap<String, (usize, String)> = HashMap::new();
+        let mut file_by_agent_id: HashMap<String, String> = HashMap::new();
         for (index, (file, tenant)) in tenants.iter().enumerate() {
             if let Some(first_file) = file_by_tenant_id.get(&tenant.id) {
                 errors.push(DialplanError {
@@ -34,6 +37,18 @@ impl DialPlan {
                 });
             } else {
                 file_by_tenant_id.insert(tenant.id.clone(), file.clone());
+            }
+            for (agent_index, agent) in tenant.agents.iter().enumerate() {
+                match file_by_agent_id.get(agent.id.as_str()) {
+                    Some(first_file) => errors.push(DialplanError {
+                        file: file.clone(),
+                        key: format!("agent[{agent_index}].id"),
+                        problem: format!("{:?} is also an agent id in {first_file}; digest usernames must be unique", agent.id.as_str()),
+                    }),
+                    None => {
+                        file_by_agent_id.insert(agent.id.as_str().to_owned(), file.clone());
+                    }
+                }
             }
             for (number_index, number) in tenant.numbers.iter().enumerate() {
                 if let Some((_, first_file)) = claim_by_number.get(number) {

@@ -9,7 +9,7 @@ use crate::acd::OfferFailure;
 use crate::core::ids::{CallId, LegId, MediaSessionId, TransactionId};
 use crate::core::time::Instant;
 use crate::dialplan::{AgentId, TenantId};
-use crate::media::sdp::{self, Direction, LocalMedia};
+use crate::media::sdp::{self, Direction};
 use crate::sip::dialog::Dialog;
 use crate::sip::msg::{HeaderName, Message, Method, Request, Response};
 use crate::sip::transaction::cancel_for;
@@ -82,12 +82,7 @@ impl Engine {
             let _ = self.acd.offer_failed(self.now.mono, call_id, &agent, OfferFailure::Unreachable);
             return;
         };
-        let local = LocalMedia {
-            ip: self.config.advertised.ip(),
-            rtp_port,
-            session_id: self.branches.next_u64() >> 1,
-            session_version: 1,
-        };
+        let local = self.local_media(rtp_port);
         let offer = sdp::offer(&local, Direction::SendRecv);
         let advertised = self.config.advertised;
         let mut invite = Request::new(Method::Invite, Bytes::from(binding.contact.trim_matches(['<', '>']).to_string()));

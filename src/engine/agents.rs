@@ -10,7 +10,7 @@ use super::Engine;
 use crate::core::ids::TransactionId;
 use crate::core::rng::SeededRng;
 use crate::dialplan::{AgentId, DialPlan, TenantId};
-use crate::sip::auth::{AuthConfig, AuthOutcome, Authenticator, StoredCredentials};
+use crate::sip::auth::{AuthConfig, AuthOutcome, Authenticator, DigestAlgorithm, StoredCredentials};
 use crate::sip::msg::{HeaderName, Request, SipUri};
 use crate::sip::registrar::{Binding, RegisterResult, RegistrationSource, SourceTransport};
 use crate::sip::transport::{Peer, TransportKind};
@@ -86,7 +86,16 @@ impl Engine {
         let authenticated = match outcome {
             AuthOutcome::Ok(username) => username,
             AuthOutcome::Challenge { stale } => {
-                let mut challenge = authenticator.challenge_response(self.now.mono, &request, stale);
+                // Unknown users get every algorithm, so the answer does not reveal which
+                // usernames exist.
+                let algorithms: Vec<DigestAlgorithm> = match &account {
+                    Some(account) => DigestAlgorithm::PREFERENCE_ORDER
+                        .into_iter()
+                        .filter(|algorithm| account.credentials.ha1(*algorithm).is_some())
+                        .collect(),
+                    None => DigestAlgorithm::PREFERENCE_ORDER.to_vec(),
+                };
+                let mut challenge = authenticator.challenge_response_for(self.now.mono, &request, stale, &algorithms);
                 let tag = self.new_tag();
                 // A request without a parseable To was refused by validation already.
                 let _ = challenge.set_to_tag(&tag);

@@ -7,7 +7,7 @@ use super::timers::TimerKind;
 use super::media_commands::{MediaCommand, MediaFormat};
 use super::{DialogOwner, Engine, Notification, Output};
 use crate::core::ids::{CallId, LegId, TransactionId};
-use crate::media::sdp::{self, LocalMedia};
+use crate::media::sdp;
 use crate::sip::dialog::{Dialog, DialogKey, LocalSide};
 use crate::sip::msg::{HeaderName, Method, NameAddr, Param, Request, Response, SipUri};
 use crate::sip::transport::{Peer, TransportKind};
@@ -105,12 +105,7 @@ impl Engine {
             self.reply_with(tx, &request, 503, "Service Unavailable", &[(HeaderName::RetryAfter, "5".into())]);
             return;
         };
-        let local = LocalMedia {
-            ip: self.config.advertised.ip(),
-            rtp_port,
-            session_id: self.branches.next_u64() >> 1,
-            session_version: 1,
-        };
+        let local = self.local_media(rtp_port);
         let (local_sdp, late_offer, remote_rtp, format) = if request.body.is_empty() {
             // Late offer (RFC 3261 §13.2.1): we offer in the 200, the answer comes in the ACK.
             (sdp::offer(&local, sdp::Direction::SendRecv), true, None, None)

@@ -201,7 +201,7 @@ pub struct Engine {
 impl Engine {
     /// A new engine over `plan`, with all randomness derived from `seed`.
     pub fn new(plan: DialPlan, config: EngineConfig, seed: u64, now: Now) -> Self {
-        let transactions = TransactionLayer::with_max_transactions(config.timers.clone(), config.max_transactions);
+        let transactions = TransactionLayer::with_max_transactions(config.timers, config.max_transactions);
         let ports = RtpPortPool::new(config.rtp_port_min, config.rtp_port_max);
         let acd_config = AcdConfig { max_waiting_calls: config.max_waiting_calls, seed, ..AcdConfig::default() };
         let acd = Acd::new(acd_config, plan.tenants());
@@ -439,6 +439,16 @@ impl Engine {
 
     fn next_media_id(&mut self) -> MediaSessionId {
         MediaSessionId(self.media_ids.next_raw())
+    }
+
+    /// Our side of a new media session on `rtp_port` (RFC 4566 §5.2: a fresh session id).
+    fn local_media(&mut self, rtp_port: u16) -> crate::media::sdp::LocalMedia {
+        crate::media::sdp::LocalMedia {
+            ip: self.config.advertised.ip(),
+            rtp_port,
+            session_id: self.branches.next_u64() >> 1,
+            session_version: 1,
+        }
     }
 
     fn new_tag(&mut self) -> String {

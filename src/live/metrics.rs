@@ -5,8 +5,6 @@
 //! Labels are only tenant, queue, agent, target, outcome, state, window, method and
 //! status_class: never a phone number or a reference number, so a scrape is free of
 //! personal data and cardinality stays bounded by the dial plan.
-//!
-//! Hook: RTP packets relayed and lost are exported once `live::media` keeps counters.
 
 use std::collections::HashMap;
 
@@ -17,6 +15,7 @@ use crate::acd::calendar;
 use crate::core::time::Now;
 use crate::dialplan::{DialPlan, Tenant};
 use crate::engine::{Command, Engine, Notification, Reply};
+use crate::live::media::MediaCounters;
 use crate::stats::{StatsAggregator, StatsConfig};
 
 /// Every metric name the daemon exports (dashboards and alert rules may use only these).
@@ -48,6 +47,9 @@ pub const EXPORTED_METRICS: &[&str] = &[
     "veertien_sip_refused_total",
     "veertien_auth_failures_total",
     "veertien_api_errors_total",
+    "veertien_rtp_packets_total",
+    "veertien_media_inactivity_timeouts_total",
+    "veertien_media_bind_failures_total",
     "veertien_process_resident_memory_bytes",
     "veertien_process_cpu_seconds",
     "veertien_process_open_fds",
@@ -170,10 +172,11 @@ impl MetricsExporter {
     }
 
     /// Brings every counter and gauge up to date at `now`, just before a scrape.
-    pub fn refresh(&mut self, now: Now, engine: &mut Engine) {
+    pub fn refresh(&mut self, now: Now, engine: &mut Engine, media: &MediaCounters) {
         self.refresh_calls(now);
         self.refresh_live(now, engine);
         self.refresh_engine(engine);
+        self.refresh_media(media);
         self.refresh_process();
     }
 
@@ -276,6 +279,23 @@ impl MetricsExporter {
         ] {
             self.counter("veertien_sip_refused_total", vec![Label::new("outcome", outcome)]).absolute(count);
         }
+    }
+
+    fn refresh_media(&self, media: &MediaCounters) {
+        for (outcome, counter) in [
+            ("received", &media.rtp_packets_received),
+            ("sent", &media.rtp_packets_sent),
+            ("relayed", &media.rtp_packets_relayed),
+            ("relay_dropped", &media.rtp_relay_dropped),
+            ("invalid", &media.rtp_packets_invalid),
+        ] {
+            let labels = vec![Label::new("outcome", outcome)];
+            self.counter("veertien_rtp_packets_total", labels).absolute(MediaCounters::get(counter));
+        }
+        let inactive = MediaCounters::get(&media.inactivity_timeouts);
+        self.counter("veertien_media_inactivity_timeouts_total", Vec::new()).absolute(inactive);
+        let bind_failures = MediaCounters::get(&media.bind_failures);
+        self.counter("veertien_media_bind_failures_total", Vec::new()).absolute(bind_failures);
     }
 
     fn refresh_process(&self) {

@@ -7,8 +7,8 @@
 
 mod clock;
 mod http;
+pub mod media;
 pub mod metrics;
-mod media;
 mod tcp;
 
 pub use clock::LiveClock;
@@ -16,7 +16,8 @@ pub use clock::LiveClock;
 use crate::config::Settings;
 use crate::core::ids::ConnectionId;
 use crate::dialplan::DialPlan;
-use crate::engine::{Engine, EngineConfig, EngineStats, Input, MediaCommand, Notification, Output};
+use crate::engine::{Engine, EngineConfig, EngineStats, Input, Notification, Output};
+use media::{MediaCounters, MediaPlane, MediaPlaneConfig, PromptCache, PromptError};
 use crate::sip::timers::SipTimers;
 use crate::sip::transport::{Peer, TransportKind};
 use bytes::Bytes;
@@ -34,6 +35,8 @@ const ENGINE_QUEUE_BOUND: usize = 8192;
 /// Largest UDP datagram read; anything larger is truncated by the kernel and fails to
 /// parse (counted).
 const UDP_READ_BUFFER_BYTES: usize = 65_535;
+/// Media events (digits, finished prompts) waiting for the engine task.
+const MEDIA_EVENT_QUEUE_BOUND: usize = 4096;
 /// API requests waiting for the engine task; when full, the API answers 503.
 const API_QUEUE_BOUND: usize = 256;
 
@@ -43,6 +46,9 @@ pub enum LiveError {
     /// A listening socket could not be bound.
     #[error("cannot bind {what} on {addr}: {source}")]
     Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
+    /// The prompt set could not be loaded (the error names the file).
+    #[error(transparent)]
+    Prompts(#[from] PromptError),
 }
 
 /// What a running daemon publishes for the HTTP API: a snapshot, never a lock on the engine.
@@ -53,6 +59,13 @@ pub struct Snapshot {
     pub rtp_ports_in_use: usize,
     pub draining: bool,
     pub stats: EngineStats,
+    /// The media plane's counters, read live when the snapshot is serialised.
+    #[serde(serialize_with = "serialize_media_counters")]
+    pub media: Arc<MediaCounters>,
+}
+
+fn serialize_media_counters<S: serde::Serializer>(counters: &Arc<MediaCounters>, serializer: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(counters.as_ref(), serializer)
 }
 
 /// Events from socket tasks to the engine task.
@@ -139,6 +152,8 @@ pub async fn run(
     listeners: Listeners,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), LiveError> {
+    let prompts = Arc::new(PromptCache::load(&settings.rtp.prompt_directory)?);
+    tracing::info!(prompts = prompts.len(), directory = %settings.rtp.prompt_directory.display(), "prompts loaded");
     let clock = LiveClock::start();
     let sip_addr = listeners.sip_addr().unwrap_or(settings.sip.listen);
     let http_addr = listeners.http_addr().unwrap_or(settings.http.listen);
@@ -165,7 +180,13 @@ pub async fn run(
     drop(events_tx);
 
     let mut writers: HashMap<ConnectionId, mpsc::Sender<Bytes>> = HashMap::new();
-    let mut media = media::MediaSockets::new(config.advertised.ip());
+    let (media_events_tx, mut media_events) = mpsc::channel(MEDIA_EVENT_QUEUE_BOUND);
+    let media_config = MediaPlaneConfig {
+        bind_ip: sip_addr.ip(),
+        inactivity_timeout: Duration::from_secs(settings.rtp.inactivity_timeout_s),
+        prompts,
+    };
+    let mut media = MediaPlane::new(media_config, clock, seed, media_events_tx);
     let drain = Duration::from_secs(settings.shutdown.drain_s);
     tokio::pin!(shutdown);
     let mut shutting_down = false;
@@ -187,12 +208,13 @@ pub async fn run(
                     }
                 }
             }
+            Some(event) = media_events.recv() => engine.handle_input(Input::Media { now: clock.now(), event }),
             Some(request) = api_requests.recv() => match request {
                 http::ApiRequest::Command { command, reply } => {
                     let _ = reply.send(engine.handle_command(clock.now(), command));
                 }
                 http::ApiRequest::RefreshMetrics { reply } => {
-                    exporter.refresh(clock.now(), &mut engine);
+                    exporter.refresh(clock.now(), &mut engine, &media.counters());
                     let _ = reply.send(());
                 }
             },
@@ -210,9 +232,7 @@ pub async fn run(
                     exporter.on_sent(&bytes);
                     transmit(&udp, &writers, peer, bytes).await;
                 }
-                Output::Media(MediaCommand::Open { session, rtp_port, .. }) => media.open(session, rtp_port),
-                Output::Media(MediaCommand::Close { session, .. }) => media.close(session),
-                Output::Media(command) => tracing::debug!(?command, "media command not handled yet"),
+                Output::Media(command) => media.handle(command).await,
                 Output::Notify(Notification::Drained) => drained = true,
                 Output::Notify(notification) => exporter.on_notification(clock.now(), &notification),
             }
@@ -223,6 +243,7 @@ pub async fn run(
             rtp_ports_in_use: engine.rtp_ports_in_use(),
             draining: shutting_down,
             stats: engine.stats().clone(),
+            media: media.counters(),
         });
         if drained {
             tracing::info!("all calls ended; stopping");

@@ -222,10 +222,10 @@ async fn receive(socket: &UdpSocket, wait: Duration) -> Option<String> {
     Some(String::from_utf8_lossy(&buf[..len]).into_owned())
 }
 
-/// HA1 = MD5("anouk:proef.veertien:demo-anouk"), as in the test dial plan.
-const ANOUK_HA1_MD5: &str = "92321464343713cebf20b5727edd3593";
+/// HA1 = MD5("tessa:proef.veertien:demo-tessa"), as in the test dial plan.
+const TESSA_HA1_MD5: &str = "12a24e3f7787ec8a3eb32959e89cd4f9";
 
-/// Anouk's phone: registers with digest authentication and answers what rings.
+/// Tessa's phone: registers with digest authentication and answers what rings.
 pub struct AgentPhone {
     socket: UdpSocket,
     me: SocketAddr,
@@ -233,7 +233,7 @@ pub struct AgentPhone {
 }
 
 impl AgentPhone {
-    /// Registers anouk's phone (401 challenge, then 200); the daemon logs her in.
+    /// Registers tessa's phone (401 challenge, then 200); the daemon logs her in.
     pub async fn register(daemon: SocketAddr) -> AgentPhone {
         use veertien::sip::auth::{compute_response, DigestAlgorithm, QopAuth};
         let socket = UdpSocket::bind("127.0.0.1:0").await.expect("phone socket");
@@ -242,8 +242,8 @@ impl AgentPhone {
         let register = |cseq: u32, authorization: String| {
             format!(
                 "REGISTER {uri} SIP/2.0\nVia: SIP/2.0/UDP {me};branch=z9hG4bK-reg-{cseq}\nMax-Forwards: 70\n\
-From: <sip:anouk@127.0.0.1>;tag=phone-reg\nTo: <sip:anouk@127.0.0.1>\nCall-ID: reg-anouk-{me}\n\
-CSeq: {cseq} REGISTER\nContact: <sip:anouk@{me}>\nExpires: 3600\n{authorization}Content-Length: 0\n\n"
+From: <sip:tessa@127.0.0.1>;tag=phone-reg\nTo: <sip:tessa@127.0.0.1>\nCall-ID: reg-tessa-{me}\n\
+CSeq: {cseq} REGISTER\nContact: <sip:tessa@{me}>\nExpires: 3600\n{authorization}Content-Length: 0\n\n"
             )
             .replace('\n', "\r\n")
         };
@@ -260,9 +260,9 @@ CSeq: {cseq} REGISTER\nContact: <sip:anouk@{me}>\nExpires: 3600\n{authorization}
         };
         let (nonce, opaque) = (param("nonce"), param("opaque"));
         let qop = QopAuth { nonce_count: "00000001", cnonce: "c0ffee" };
-        let response = compute_response(DigestAlgorithm::Md5, ANOUK_HA1_MD5, "REGISTER", &uri, &nonce, Some(qop));
+        let response = compute_response(DigestAlgorithm::Md5, TESSA_HA1_MD5, "REGISTER", &uri, &nonce, Some(qop));
         let authorization = format!(
-            "Authorization: Digest username=\"anouk\", realm=\"proef.veertien\", nonce=\"{nonce}\", uri=\"{uri}\", \
+            "Authorization: Digest username=\"tessa\", realm=\"proef.veertien\", nonce=\"{nonce}\", uri=\"{uri}\", \
 response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\", opaque=\"{opaque}\"\n"
         );
         socket.send_to(register(2, authorization).as_bytes(), daemon).await.expect("send REGISTER");
@@ -283,7 +283,7 @@ response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\"
             let mut response = Response::to_request(&invite, 200, "OK");
             let to = format!("{};tag=phone1", String::from_utf8_lossy(invite.headers.get(&HeaderName::To).expect("To")));
             response.headers.set(HeaderName::To, to);
-            response.headers.push(HeaderName::Contact, format!("<sip:anouk@{}>", self.me));
+            response.headers.push(HeaderName::Contact, format!("<sip:tessa@{}>", self.me));
             response.headers.push(HeaderName::ContentType, "application/sdp");
             response.body = bytes::Bytes::from_static(
                 b"v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 8000 RTP/AVP 8\r\n",

@@ -42,6 +42,12 @@ impl Baresip {
     /// Writes a private config directory and starts baresip on 127.0.0.1; panics (failing
     /// the test) if its control socket does not open.
     pub fn start() -> Baresip {
+        Baresip::start_with_config("")
+    }
+
+    /// Like [`Baresip::start`], with `extra_config` lines appended to the config file
+    /// (e.g. more modules).
+    pub fn start_with_config(extra_config: &str) -> Baresip {
         let baresip = require_tool("baresip");
         assert!(
             PathBuf::from(MODULE_PATH).join("ctrl_tcp.so").is_file(),
@@ -49,7 +55,7 @@ impl Baresip {
         );
         let scratch = ScratchDir::new("baresip");
         let control_port = free_tcp_port();
-        std::fs::write(scratch.path().join("config"), config_file(control_port))
+        std::fs::write(scratch.path().join("config"), config_file(control_port) + extra_config)
             .expect("scratch dir is writable");
         std::fs::write(
             scratch.path().join("accounts"),
@@ -100,6 +106,11 @@ impl Baresip {
     /// Places a call to `uri` (e.g. `sip:14036@127.0.0.1:5060`).
     pub fn dial(&mut self, uri: &str) {
         self.send_command("dial", uri);
+    }
+
+    /// Sends DTMF `digits` in the current call (RFC 4733, the menu's `sndcode`).
+    pub fn send_digits(&mut self, digits: &str) {
+        self.send_command("sndcode", digits);
     }
 
     /// Hangs up the current call.

@@ -42,7 +42,8 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts the daemon from the repository root with the shipped configuration, SIP and
-    /// HTTP on `127.0.0.1:0` and a private RTP port range; `extra_env` is applied last,
+    /// HTTP on `127.0.0.1:0`, a private RTP port range and the dial plans of
+    /// [`super::dialplans::always_open`]; `extra_env` is applied last,
     /// so it can override any of these. Panics (failing the test) if the daemon does not
     /// print its ready line within 20 s, showing what it wrote to stderr.
     pub fn start(extra_env: &[(&str, &str)]) -> Daemon {
@@ -55,6 +56,8 @@ impl Daemon {
             .env("VEERTIEN_HTTP__LISTEN", "127.0.0.1:0")
             .env("VEERTIEN_RTP__PORT_MIN", rtp_port_min.to_string())
             .env("VEERTIEN_RTP__PORT_MAX", rtp_port_max.to_string())
+            // Every tenant open 24/7, so call tests do not depend on the hour CI runs.
+            .env("VEERTIEN_DIALPLAN__DIRECTORY", super::dialplans::always_open())
             // Plain log lines, so tests can search them for `key=value` fields.
             .env("NO_COLOR", "1")
             .envs(extra_env.iter().copied())

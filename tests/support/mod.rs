@@ -9,6 +9,7 @@
 
 pub mod baresip;
 pub mod daemon;
+pub mod dialplans;
 pub mod sipp;
 
 use std::path::{Path, PathBuf};

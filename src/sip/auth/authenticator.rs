@@ -236,9 +236,18 @@ impl Authenticator {
     /// Challenge header values, one per algorithm, SHA-256 first then MD5 (RFC 8760 §2.4),
     /// sharing one fresh nonce.
     pub fn challenge_values(&mut self, now: Instant, stale: bool) -> Vec<String> {
+        self.challenge_values_for(now, stale, &DigestAlgorithm::PREFERENCE_ORDER)
+    }
+
+    /// Challenge header values for `algorithms` only, in preference order. The registrar
+    /// challenges an account only with algorithms it holds a hash for: offering SHA-256 to
+    /// an MD5-only account would fail it, and clients that read only the first challenge
+    /// (SIPp, older phones) would never try MD5.
+    pub fn challenge_values_for(&mut self, now: Instant, stale: bool, algorithms: &[DigestAlgorithm]) -> Vec<String> {
         let nonce = self.nonces.issue(now);
         DigestAlgorithm::PREFERENCE_ORDER
             .iter()
+            .filter(|algorithm| algorithms.contains(algorithm))
             .map(|&algorithm| {
                 Challenge { realm: &self.config.realm, nonce: &nonce, opaque: &self.opaque, algorithm, stale }
                     .to_header_value()
@@ -248,10 +257,21 @@ impl Authenticator {
 
     /// The 401/407 response to `request` carrying fresh challenges. The caller adds a To tag.
     pub fn challenge_response(&mut self, now: Instant, request: &Request, stale: bool) -> Response {
+        self.challenge_response_for(now, request, stale, &DigestAlgorithm::PREFERENCE_ORDER)
+    }
+
+    /// [`Authenticator::challenge_response`] limited to `algorithms`.
+    pub fn challenge_response_for(
+        &mut self,
+        now: Instant,
+        request: &Request,
+        stale: bool,
+        algorithms: &[DigestAlgorithm],
+    ) -> Response {
         let (status, reason) = self.config.kind.status();
         let mut response = Response::to_request(request, status, reason);
         let header = self.config.kind.challenge_header();
-        for value in self.challenge_values(now, stale) {
+        for value in self.challenge_values_for(now, stale, algorithms) {
             response.headers.push(header.clone(), value);
         }
         response
