@@ -1,7 +1,7 @@
 //! A real Prometheus scrapes an in-process daemon every second while a caller is answered
 //! by an agent's phone and another abandons after 5.5 s; PromQL over Prometheus' HTTP API
 //! then returns the service level the definition gives: 1 within target / (1 answered +
-//! 1 counted abandon) = 0.5. Skipped (with a note) where no `prometheus` binary exists.
+//! 1 counted abandon) = 0.5; `promtool check metrics` accepts the exposition. Skipped (with a note) where no `prometheus` binary exists.
 
 mod api_support;
 
@@ -26,8 +26,8 @@ impl Drop for Prometheus {
     }
 }
 
-fn prometheus_binary() -> Option<String> {
-    let output = Command::new("which").arg("prometheus").output().ok()?;
+fn find_binary(name: &str) -> Option<String> {
+    let output = Command::new("which").arg(name).output().ok()?;
     let path = String::from_utf8_lossy(&output.stdout).trim().to_string();
     (output.status.success() && !path.is_empty()).then_some(path)
 }
@@ -56,6 +56,22 @@ fn start_prometheus(binary: &str, target: SocketAddr) -> Prometheus {
     Prometheus { child, addr, dir }
 }
 
+/// What `promtool check metrics` says about an exposition (empty when it is clean).
+fn promtool_lint(promtool: &str, metrics: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool starts");
+    child.stdin.take().expect("stdin").write_all(metrics.as_bytes()).expect("write metrics");
+    let output = child.wait_with_output().expect("promtool ends");
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    if output.status.success() { String::new() } else { said }
+}
+
 /// The single value of an instant PromQL query, or `None` (no data yet, or not up).
 async fn query(prometheus: SocketAddr, promql: &str) -> Option<f64> {
     let encoded: String = promql
@@ -74,7 +90,7 @@ async fn query(prometheus: SocketAddr, promql: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_computes_the_service_level_we_expect() {
-    let Some(binary) = prometheus_binary() else {
+    let Some(binary) = find_binary("prometheus") else {
         eprintln!("no prometheus binary; skipping (tests/run installs it)");
         return;
     };
@@ -94,6 +110,9 @@ async fn prometheus_computes_the_service_level_we_expect() {
     let metrics = daemon.metrics().await;
     let series = "veertien_service_level_ratio{queue=\"algemeen\",tenant=\"proef\",window=\"15m\"}";
     assert_eq!(sample(&metrics, series), Some(0.5), "{metrics}");
+    if let Some(promtool) = find_binary("promtool") {
+        assert_eq!(promtool_lint(&promtool, &metrics), "", "promtool check metrics finds nothing to complain about");
+    }
 
     let promql = "veertien_service_level_ratio{tenant=\"proef\",queue=\"algemeen\",window=\"15m\"}";
     let mut seen = None;

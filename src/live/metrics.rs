@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use metrics::{Counter, Histogram, Key, Label, Level, Metadata, Recorder};
+use metrics::{Counter, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, SharedString};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 use crate::acd::calendar;
@@ -18,42 +18,48 @@ use crate::engine::{Command, Engine, Notification, Reply};
 use crate::live::media::MediaCounters;
 use crate::stats::{StatsAggregator, StatsConfig};
 
-/// Every metric name the daemon exports (dashboards and alert rules may use only these).
-pub const EXPORTED_METRICS: &[&str] = &[
-    "veertien_calls_arrived_total",
-    "veertien_calls_ended_total",
-    "veertien_calls_offered_total",
-    "veertien_calls_answered_total",
-    "veertien_calls_answered_within_target_total",
-    "veertien_calls_abandoned_total",
-    "veertien_calls_overflowed_total",
-    "veertien_calls_closed_total",
-    "veertien_calls_failed_total",
-    "veertien_wait_seconds",
-    "veertien_service_level_ratio",
-    "veertien_service_level_target_seconds",
-    "veertien_queue_waiting_calls",
-    "veertien_queue_longest_wait_seconds",
-    "veertien_agents",
-    "veertien_agent_offers_total",
-    "veertien_reachability_attempts_total",
-    "veertien_reachability_ratio",
-    "veertien_ring_seconds",
-    "veertien_tenant_open",
-    "veertien_calls_active",
-    "veertien_sip_requests_total",
-    "veertien_sip_responses_total",
-    "veertien_sip_malformed_total",
-    "veertien_sip_refused_total",
-    "veertien_auth_failures_total",
-    "veertien_api_errors_total",
-    "veertien_rtp_packets_total",
-    "veertien_media_inactivity_timeouts_total",
-    "veertien_media_bind_failures_total",
-    "veertien_process_resident_memory_bytes",
-    "veertien_process_cpu_seconds",
-    "veertien_process_open_fds",
+/// Every metric the daemon exports with its help text (dashboards and alert rules may
+/// use only these names).
+pub const EXPORTED_METRICS: &[(&str, &str)] = &[
+    ("veertien_calls_arrived_total", "Calls accepted for a tenant."),
+    ("veertien_calls_ended_total", "Calls ended, by end reason (outcome)."),
+    ("veertien_calls_offered_total", "Calls that left a queue with a disposition (answered + abandoned + overflowed + closed + failed)."),
+    ("veertien_calls_answered_total", "Queued calls answered by an agent."),
+    ("veertien_calls_answered_within_target_total", "Queued calls answered with a wait at or below the queue's service-level target."),
+    ("veertien_calls_abandoned_total", "Callers who hung up while waiting; outcome short (wait <= 5 s, left out of the service level) or long."),
+    ("veertien_calls_overflowed_total", "Calls sent out of the queues by overflow."),
+    ("veertien_calls_closed_total", "Waiting calls ended because the queue closed."),
+    ("veertien_calls_failed_total", "Queued calls the engine could not keep."),
+    ("veertien_wait_seconds", "Wait from arrival to answer of answered calls; one bucket edge is the service-level target."),
+    ("veertien_service_level_ratio", "Answered within target / (answered + abandoned - short abandons) over the window."),
+    ("veertien_service_level_target_seconds", "The queue's service-level target."),
+    ("veertien_queue_waiting_calls", "Callers waiting now."),
+    ("veertien_queue_longest_wait_seconds", "Longest current wait in the queue."),
+    ("veertien_agents", "Agents serving the queue, by state."),
+    ("veertien_agent_offers_total", "Offers to an agent, by outcome."),
+    ("veertien_reachability_attempts_total", "Attempts to reach a target (agent), by outcome."),
+    ("veertien_reachability_ratio", "Answered / attempts that counted (cancelled rings left out), per target."),
+    ("veertien_ring_seconds", "How long a target's phone rang per attempt."),
+    ("veertien_tenant_open", "1 while the tenant's contact centre is open by its calendar."),
+    ("veertien_calls_active", "Calls in progress."),
+    ("veertien_sip_requests_total", "SIP requests received, by method."),
+    ("veertien_sip_responses_total", "SIP responses sent, by status class."),
+    ("veertien_sip_malformed_total", "SIP messages that did not parse or validate (dropped or answered 4xx/5xx)."),
+    ("veertien_sip_refused_total", "SIP requests refused, by reason (outcome)."),
+    ("veertien_auth_failures_total", "Wrong digest responses from agent phones."),
+    ("veertien_api_errors_total", "HTTP API requests answered with an error, by status class."),
+    ("veertien_rtp_packets_total", "RTP packets by outcome: received, sent (prompts), relayed, relay_dropped, invalid."),
+    ("veertien_media_inactivity_timeouts_total", "Media sessions ended for lack of RTP."),
+    ("veertien_media_bind_failures_total", "Media sessions whose ports could not be bound."),
+    ("veertien_process_resident_memory_bytes", "Resident memory of the daemon."),
+    ("veertien_process_cpu_seconds", "CPU time (user + system) used by the daemon since start."),
+    ("veertien_process_open_fds", "Open file descriptors of the daemon."),
 ];
+
+/// True when the daemon exports a metric called `name`.
+pub fn is_exported(name: &str) -> bool {
+    EXPORTED_METRICS.iter().any(|(exported, _)| *exported == name)
+}
 
 /// Ring-time buckets in seconds (ring timeouts are 5–120 s).
 const RING_EDGES_S: [f64; 8] = [1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0];
@@ -85,8 +91,13 @@ impl MetricsExporter {
             .set_buckets_for_metric(Matcher::Full("veertien_wait_seconds".to_owned()), &wait_edges)
             .and_then(|builder| builder.set_buckets_for_metric(Matcher::Full("veertien_ring_seconds".to_owned()), &RING_EDGES_S))
             .expect("bucket lists are not empty");
+        let recorder = builder.build_recorder();
+        for (name, help) in EXPORTED_METRICS {
+            // One description per name serves every kind (HELP lines in the scrape).
+            recorder.describe_gauge(KeyName::from_const_str(name), None, SharedString::const_str(help));
+        }
         MetricsExporter {
-            recorder: builder.build_recorder(),
+            recorder,
             aggregator: StatsAggregator::new(config),
             tenants: plan.tenants().to_vec(),
             requests_by_method: HashMap::new(),
