@@ -151,18 +151,26 @@ fn normalise(series: &str) -> String {
 /// A caller on its own UDP socket.
 pub struct Caller {
     socket: UdpSocket,
-    me: SocketAddr,
-    daemon: SocketAddr,
-    call_id: String,
-    to_tag: String,
+    leg: CallLeg,
 }
 
 const OFFER: &str = "v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 7000 RTP/AVP 8 0\n";
 
-fn request(method: &str, daemon: SocketAddr, me: SocketAddr, call_id: &str, to_tag: &str, cseq: u32, extra: &str, body: &str) -> String {
-    let tag = if to_tag.is_empty() { String::new() } else { format!(";tag={to_tag}") };
-    format!(
-        "{method} sip:14010@{daemon} SIP/2.0\n\
+/// The caller's side of one call, enough to write its requests.
+struct CallLeg {
+    daemon: SocketAddr,
+    me: SocketAddr,
+    call_id: String,
+    /// Empty until the daemon's 200 OK names it.
+    to_tag: String,
+}
+
+impl CallLeg {
+    fn request(&self, method: &str, cseq: u32, extra: &str, body: &str) -> String {
+        let CallLeg { daemon, me, call_id, to_tag } = self;
+        let tag = if to_tag.is_empty() { String::new() } else { format!(";tag={to_tag}") };
+        format!(
+            "{method} sip:14010@{daemon} SIP/2.0\n\
 Via: SIP/2.0/UDP {me};branch=z9hG4bK-{call_id}-{method}-{cseq}\n\
 Max-Forwards: 70\n\
 From: <sip:{CALLER_NUMBER}@127.0.0.1>;tag=t-{call_id}\n\
@@ -171,9 +179,10 @@ Call-ID: {call_id}\n\
 CSeq: {cseq} {method}\n\
 Contact: <sip:{CALLER_NUMBER}@{me}>\n\
 {extra}Content-Length: {}\n\n{body}",
-        body.replace('\n', "\r\n").len()
-    )
-    .replace('\n', "\r\n")
+            body.replace('\n', "\r\n").len()
+        )
+        .replace('\n', "\r\n")
+    }
 }
 
 impl Caller {
@@ -181,7 +190,8 @@ impl Caller {
     pub async fn dial(daemon: SocketAddr, call_id: &str) -> Caller {
         let socket = UdpSocket::bind("127.0.0.1:0").await.expect("caller socket");
         let me = socket.local_addr().expect("addr");
-        let invite = request("INVITE", daemon, me, call_id, "", 1, "Content-Type: application/sdp\n", OFFER);
+        let mut leg = CallLeg { daemon, me, call_id: call_id.to_string(), to_tag: String::new() };
+        let invite = leg.request("INVITE", 1, "Content-Type: application/sdp\n", OFFER);
         socket.send_to(invite.as_bytes(), daemon).await.expect("send");
         let ok = loop {
             let message = receive(&socket, Duration::from_secs(5)).await.expect("responses to INVITE");
@@ -191,22 +201,22 @@ impl Caller {
             }
         };
         assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
-        let to_tag = ok
+        leg.to_tag = ok
             .lines()
             .find(|l| l.starts_with("To:") || l.starts_with("t:"))
             .and_then(|l| l.split(";tag=").nth(1))
             .expect("To tag")
             .trim()
             .to_string();
-        let ack = request("ACK", daemon, me, call_id, &to_tag, 1, "", "");
+        let ack = leg.request("ACK", 1, "", "");
         socket.send_to(ack.as_bytes(), daemon).await.expect("send ACK");
-        Caller { socket, me, daemon, call_id: call_id.to_string(), to_tag }
+        Caller { socket, leg }
     }
 
     /// Hangs up and waits for the 200 OK to BYE.
     pub async fn hang_up(self) {
-        let bye = request("BYE", self.daemon, self.me, &self.call_id, &self.to_tag, 2, "", "");
-        self.socket.send_to(bye.as_bytes(), self.daemon).await.expect("send BYE");
+        let bye = self.leg.request("BYE", 2, "", "");
+        self.socket.send_to(bye.as_bytes(), self.leg.daemon).await.expect("send BYE");
         loop {
             let message = receive(&self.socket, Duration::from_secs(5)).await.expect("answer to BYE");
             if message.starts_with("SIP/2.0 200") && message.contains("BYE") {
