@@ -3,7 +3,7 @@
 
 mod api_support;
 
-use api_support::{sample, start, Caller, CALLER_NUMBER, READ_TOKEN, SUPERVISE_TOKEN};
+use api_support::{sample, start, AgentPhone, Caller, CALLER_NUMBER, READ_TOKEN, SUPERVISE_TOKEN};
 use std::time::Duration;
 
 const QUEUE: &str = "{queue=\"algemeen\",tenant=\"proef\"}";
@@ -111,5 +111,43 @@ async fn tokens_roles_and_errors_have_one_shape() {
     // 401, 401, 403, 400, 400, 404, 409, 400: eight client errors.
     let metrics = daemon.metrics().await;
     assert_eq!(sample(&metrics, "veertien_api_errors_total{status_class=\"4xx\"}"), Some(8.0), "{metrics}");
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_made_ready_over_the_api_is_offered_the_waiting_caller_at_once() {
+    let daemon = start(32400).await;
+    let phone = AgentPhone::register(daemon.sip).await;
+    let pause = daemon.http("POST", "/api/agents/proef/tessa/pause", Some(SUPERVISE_TOKEN), r#"{"reason":"training"}"#).await;
+    assert_eq!(pause.json()["state"], "paused", "{pause:?}");
+    let caller = Caller::dial(daemon.sip, "ready-1").await;
+    let calls = daemon.http("GET", "/api/calls", Some(READ_TOKEN), "").await.json();
+    assert_eq!(calls[0]["phase"], "queued", "a paused agent is not offered: {calls}");
+
+    let ready = daemon.http("POST", "/api/agents/proef/tessa/ready", Some(SUPERVISE_TOKEN), "").await;
+    assert_eq!(ready.status, 200, "{ready:?}");
+    // The command's outputs are sent at once: the phone rings without any other input.
+    let invite = phone.answer().await;
+    assert!(invite.starts_with("INVITE "), "{invite}");
+    let reference = calls[0]["reference"].as_str().expect("reference").to_string();
+    let mut connected = serde_json::Value::Null;
+    for _ in 0..50 {
+        connected = daemon.http("GET", &format!("/api/calls/{reference}"), Some(READ_TOKEN), "").await.json();
+        if connected["phase"] == "connected" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!((connected["phase"].as_str(), connected["agent"].as_str()), (Some("connected"), Some("tessa")), "{connected}");
+
+    caller.hang_up().await;
+    phone.answer_byes(Duration::from_millis(300)).await;
+    let metrics = daemon.metrics().await;
+    assert_eq!(sample(&metrics, &format!("veertien_calls_answered_total{QUEUE}")), Some(1.0), "{metrics}");
+    assert_eq!(
+        sample(&metrics, "veertien_agent_offers_total{agent=\"tessa\",outcome=\"answered\",tenant=\"proef\"}"),
+        Some(1.0)
+    );
+    assert_eq!(sample(&metrics, "veertien_reachability_ratio{target=\"tessa\",tenant=\"proef\"}"), Some(1.0));
     daemon.stop().await;
 }
