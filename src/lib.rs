@@ -13,3 +13,4 @@ pub mod live;
 pub mod media;
 pub mod sim;
 pub mod sip;
+pub mod stats;

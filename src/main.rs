@@ -1,5 +1,6 @@
 //! The `veertien` command line: `run` (the daemon), `check` (validate config and dial
-//! plans). `anyhow` lives only here.
+//! plans), `trace` (generate a trace from a load profile), `replay` (a trace against the
+//! engine in simulated time). `anyhow` lives only here.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -7,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use veertien::config;
 use veertien::live;
+use veertien::sim;
 
 /// SIP routing and ACD daemon for Dutch municipal contact centres.
 #[derive(Parser)]
@@ -30,6 +32,47 @@ enum Command {
         #[arg(long, default_value = "config/veertien.toml")]
         config: PathBuf,
     },
+    /// Generate a trace (JSON lines) from a load profile, to stdout.
+    Trace {
+        /// Load profile, e.g. loadtest/almere-2010.toml.
+        #[arg(long)]
+        profile: PathBuf,
+        /// First day, YYYY-MM-DD.
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last day, YYYY-MM-DD.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// Seed of the generation.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Replay a trace against the engine in simulated time with simulated phones.
+    Replay {
+        /// The trace file.
+        trace: PathBuf,
+        /// Seed of the engine, the network and the phones.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Dial-plan directory.
+        #[arg(long, default_value = "dialplans")]
+        dialplans: PathBuf,
+        /// Prompt directory (WAV durations pace the simulated media plane).
+        #[arg(long, default_value = "config/prompts/nl")]
+        prompts: PathBuf,
+        /// Simulate only the first N agents of the tenant.
+        #[arg(long)]
+        agents: Option<usize>,
+        /// Probability that a packet is lost, 0..1.
+        #[arg(long, default_value_t = 0.0)]
+        loss: f64,
+        /// Agents' ring time before answering, in milliseconds.
+        #[arg(long, default_value_t = 3000)]
+        answer_delay_ms: u64,
+        /// Skip the per-step invariant checks (faster).
+        #[arg(long)]
+        no_invariants: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -38,6 +81,17 @@ fn main() -> ExitCode {
     let result = match command {
         Command::Run { config } => run(config),
         Command::Check { config } => return check(config),
+        Command::Trace { profile, from, to, seed } => trace(profile, from, to, seed),
+        Command::Replay { trace, seed, dialplans, prompts, agents, loss, answer_delay_ms, no_invariants } => {
+            let options = ReplayOptions { seed, dialplans, prompts, agents, loss, answer_delay_ms, no_invariants };
+            return match replay(trace, options) {
+                Ok(code) => code,
+                Err(error) => {
+                    eprintln!("veertien: {error:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -59,6 +113,89 @@ fn check(config_path: PathBuf) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+fn trace(profile_path: PathBuf, from: chrono::NaiveDate, to: chrono::NaiveDate, seed: u64) -> anyhow::Result<()> {
+    use std::io::Write;
+    let text = std::fs::read_to_string(&profile_path).with_context(|| format!("reading {}", profile_path.display()))?;
+    let profile = sim::profile::Profile::from_toml(&text).map_err(|error| anyhow::anyhow!("{}: {error}", profile_path.display()))?;
+    let range = sim::generate::DateRange::new(from, to).context("--from must not be after --to")?;
+    let (header, calls) = sim::generate::generate_trace(&profile, seed, range);
+    let stdout = std::io::stdout().lock();
+    let mut writer = sim::trace::TraceWriter::new(std::io::BufWriter::new(stdout), &header)?;
+    for call in &calls {
+        writer.write_call(call)?;
+    }
+    writer.finish()?.flush()?;
+    Ok(())
+}
+
+/// Options of `veertien replay`.
+struct ReplayOptions {
+    seed: u64,
+    dialplans: PathBuf,
+    prompts: PathBuf,
+    agents: Option<usize>,
+    loss: f64,
+    answer_delay_ms: u64,
+    no_invariants: bool,
+}
+
+fn replay(trace_path: PathBuf, options: ReplayOptions) -> anyhow::Result<ExitCode> {
+    let plan = load_dialplans(&options.dialplans)?;
+    let file = std::fs::File::open(&trace_path).with_context(|| format!("opening {}", trace_path.display()))?;
+    let reader = sim::trace::TraceReader::new(std::io::BufReader::new(file))?;
+    let header = reader.header().clone();
+    let mut config = sim::replay::ReplayConfig::new(options.seed);
+    config.agents = options.agents;
+    config.network.loss_probability = options.loss.clamp(0.0, 1.0);
+    config.agent_answer_delay = std::time::Duration::from_millis(options.answer_delay_ms);
+    config.check_invariants = !options.no_invariants;
+    config.prompts = prompt_durations(&options.prompts)?;
+    let started = std::time::Instant::now();
+    let outcome = sim::replay::replay(plan, &header, reader, &config)?;
+    let elapsed = started.elapsed();
+    println!("{}", outcome.report);
+    println!(
+        "wall {:.2} s, {:.0} calls/s",
+        elapsed.as_secs_f64(),
+        outcome.report.calls as f64 / elapsed.as_secs_f64().max(1e-9)
+    );
+    if outcome.violation_count == 0 {
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{} invariant violations; the first:", outcome.violation_count);
+    for violation in &outcome.violations {
+        println!("  {violation}");
+    }
+    println!("REPLAY: veertien replay {} --seed {}", trace_path.display(), options.seed);
+    Ok(ExitCode::FAILURE)
+}
+
+/// Durations of the prompt WAV files (8 kHz mono: samples / 8000); unreadable files are
+/// skipped, unknown prompts then take the replay's default.
+fn prompt_durations(directory: &std::path::Path) -> anyhow::Result<sim::media_sim::PromptDurations> {
+    let mut durations = sim::media_sim::PromptDurations::uniform(std::time::Duration::from_secs(4));
+    let entries = std::fs::read_dir(directory).with_context(|| format!("reading {}", directory.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("wav") {
+            continue;
+        }
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else { continue };
+        let Ok(bytes) = std::fs::read(&path) else { continue };
+        if let Ok(samples) = veertien::media::wav::parse_wav(&bytes) {
+            durations.by_name.insert(stem.to_string(), std::time::Duration::from_micros(samples.len() as u64 * 125));
+        }
+    }
+    Ok(durations)
+}
+
+fn load_dialplans(directory: &std::path::Path) -> anyhow::Result<veertien::dialplan::DialPlan> {
+    veertien::dialplan::load_dir(directory).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        anyhow::anyhow!("dial plan errors:\n  {}", lines.join("\n  "))
+    })
 }
 
 fn run(config_path: PathBuf) -> anyhow::Result<()> {

@@ -14,6 +14,7 @@ pub use cidr::{Cidr, CidrError};
 pub use error::{ConfigError, KeyProblem};
 pub use load::{load, load_with_env, ENV_LEVEL_SEPARATOR, ENV_PREFIX};
 pub use settings::{
+    ApiRole, ApiSettings, ApiToken,
     DialplanSettings, HttpSettings, LimitSettings, LogFormat, LogSettings, RtpSettings, Settings,
     ShutdownSettings, SipSettings,
 };

@@ -14,6 +14,7 @@ pub(crate) struct RawSettings {
     pub shutdown: RawShutdown,
     pub limits: RawLimits,
     pub log: RawLog,
+    pub api: RawApi,
 }
 
 /// `[sip]` as written.
@@ -148,5 +149,28 @@ impl Default for RawLog {
             filter: "info".to_owned(),
             format: "text".to_owned(),
         }
+    }
+}
+
+/// `[api]` as written.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawApi {
+    pub tokens: Vec<RawApiToken>,
+}
+
+/// One `[[api.tokens]]` entry as written.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawApiToken {
+    pub name: String,
+    pub token: String,
+    pub role: String,
+}
+
+impl std::fmt::Debug for RawApiToken {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawApiToken").field("name", &self.name).field("role", &self.role).finish_non_exhaustive()
     }
 }

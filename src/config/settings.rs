@@ -24,6 +24,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// Log filter and format.
     pub log: LogSettings,
+    /// Bearer tokens of the HTTP API.
+    pub api: ApiSettings,
 }
 
 /// SIP transport and transaction settings.
@@ -134,4 +136,39 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line, for log collectors.
     Json,
+}
+
+/// HTTP API access. `/health`, `/ready` and `/metrics` need no token; everything under
+/// `/api/` needs one. Default: no tokens, so the API answers 401 to everyone.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ApiSettings {
+    /// Accepted bearer tokens.
+    pub tokens: Vec<ApiToken>,
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ApiRole {
+    /// Read queues, agents and calls.
+    Read,
+    /// Read, and change agent states (log in, pause, ...).
+    Supervise,
+}
+
+/// One bearer token.
+#[derive(Clone, PartialEq)]
+pub struct ApiToken {
+    /// Who holds it (for logs; never the secret).
+    pub name: String,
+    /// The secret, at least 16 characters.
+    pub token: String,
+    /// What it may do.
+    pub role: ApiRole,
+}
+
+impl std::fmt::Debug for ApiToken {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiToken").field("name", &self.name).field("role", &self.role).finish_non_exhaustive()
+    }
 }

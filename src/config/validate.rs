@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use super::cidr::Cidr;
 use super::error::ConfigError;
 use super::load::Origins;
-use super::raw::RawSettings;
+use super::raw::{RawApi, RawSettings};
 use super::settings::{
-    DialplanSettings, HttpSettings, LimitSettings, LogFormat, LogSettings, RtpSettings, Settings,
+    ApiRole, ApiSettings, ApiToken, DialplanSettings, HttpSettings, LimitSettings, LogFormat, LogSettings, RtpSettings, Settings,
     ShutdownSettings, SipSettings,
 };
 
@@ -200,6 +200,8 @@ pub(crate) fn validate(raw: &RawSettings, origins: &Origins) -> Result<Settings,
         }
     };
 
+    let api = api_settings(&raw.api, &mut report);
+
     match (sip_listen, http_listen, log_format) {
         (Some(sip_listen), Some(http_listen), Some(log_format)) if problems.is_empty() => {
             Ok(Settings {
@@ -239,6 +241,7 @@ pub(crate) fn validate(raw: &RawSettings, origins: &Origins) -> Result<Settings,
                     filter: raw.log.filter.clone(),
                     format: log_format,
                 },
+                api,
             })
         }
         // Each `None` above came with a reported problem, so `problems` is not empty here.
@@ -258,4 +261,34 @@ fn socket_address(
             None
         }
     }
+}
+
+/// Shortest accepted API token: long enough that guessing is hopeless.
+const MIN_API_TOKEN_LEN: usize = 16;
+
+fn api_settings(raw: &RawApi, report: &mut impl FnMut(&str, String)) -> ApiSettings {
+    let mut tokens: Vec<ApiToken> = Vec::new();
+    for (index, entry) in raw.tokens.iter().enumerate() {
+        let key = format!("api.tokens[{index}]");
+        if entry.name.trim().is_empty() {
+            report(&format!("{key}.name"), "must not be empty".to_owned());
+        } else if tokens.iter().any(|t| t.name == entry.name) {
+            report(&format!("{key}.name"), format!("{:?} is used twice", entry.name));
+        }
+        if entry.token.chars().count() < MIN_API_TOKEN_LEN || entry.token.chars().any(char::is_whitespace) {
+            report(&format!("{key}.token"), format!("must be at least {MIN_API_TOKEN_LEN} characters without spaces"));
+        } else if tokens.iter().any(|t| t.token == entry.token) {
+            report(&format!("{key}.token"), "is the same as another token".to_owned());
+        }
+        let role = match entry.role.as_str() {
+            "read" => ApiRole::Read,
+            "supervise" => ApiRole::Supervise,
+            other => {
+                report(&format!("{key}.role"), format!("{other:?} is not one of \"read\", \"supervise\""));
+                continue;
+            }
+        };
+        tokens.push(ApiToken { name: entry.name.clone(), token: entry.token.clone(), role });
+    }
+    ApiSettings { tokens }
 }

@@ -74,6 +74,14 @@ impl Engine {
         let Some(call) = self.calls.get(&call_id) else { return };
         let tenant = call.tenant_id.clone();
         let reference = call.reference.to_string().replace(' ', "");
+        // A phone still clearing an earlier leg (our CANCEL or BYE not yet answered) would
+        // see a second call arrive while the first is up; the ACD hears "busy" instead and
+        // tries another agent, or this one again after its cool-down.
+        if self.legs.values().any(|leg| leg.agent == agent && leg.tenant == tenant) {
+            tracing::debug!(call = %call_id, %agent, "agent's phone still clearing a leg; offer reported busy");
+            let _ = self.acd.offer_failed(self.now.mono, call_id, &agent, OfferFailure::Busy);
+            return;
+        }
         let account = self.agents.account(agent.as_str()).filter(|a| a.tenant == tenant).cloned();
         let target = account.as_ref().and_then(|account| self.agent_target(account));
         let port = target.as_ref().and_then(|_| self.ports.allocate());

@@ -10,6 +10,7 @@
 mod agent_leg;
 mod agents;
 mod call;
+mod commands;
 mod inbound;
 mod media_commands;
 mod media_events;
@@ -20,6 +21,7 @@ mod stats;
 mod timers;
 
 pub use call::{CallState, EndReason, Phase};
+pub use commands::{agent_state_name, parse_pause_reason, pause_reason_name, AgentView, CallView, Command, CommandError, QueueView, Reply};
 pub use routing::number_prompts;
 pub use media_commands::{MediaCommand, MediaEvent, MediaFormat, PromptRef};
 pub use stats::EngineStats;
@@ -236,6 +238,11 @@ impl Engine {
     /// Feeds one input. Drain [`Engine::poll_output`] afterwards.
     pub fn handle_input(&mut self, input: Input) {
         self.dispatch(input);
+        self.settle();
+    }
+
+    /// Runs queued ACD actions and transaction events until neither produces more.
+    fn settle(&mut self) {
         // Handlers queue transaction events (transmissions first of all) and ACD actions,
         // and handling one can queue the other: settle both here, in the order produced,
         // which keeps every message of a call in order.

@@ -1,6 +1,7 @@
 //! Where an answered call goes: closed message outside opening hours, the entry menu, a
 //! queue; and what the ACD asks for in return (ring agents, announce, overflow).
 
+use super::agent_leg::LegState;
 use super::call::{EndReason, Phase};
 use super::media_events::HOLD_MUSIC_PROMPT;
 use super::timers::TimerKind;
@@ -178,8 +179,14 @@ impl Engine {
                     }
                 }
                 AcdAction::CancelOffer { call, agent } => {
-                    let leg = self.legs.values().find(|leg| leg.call == call && leg.agent == agent).map(|leg| leg.id);
-                    if let Some(leg) = leg {
+                    // Only the ringing leg: an earlier offer of the same call to the same
+                    // agent may still be waiting for the 487 to its CANCEL.
+                    let ringing = self
+                        .legs
+                        .values()
+                        .find(|leg| leg.call == call && leg.agent == agent && leg.state == LegState::Ringing)
+                        .map(|leg| leg.id);
+                    if let Some(leg) = ringing {
                         self.cancel_leg(leg);
                     }
                 }

@@ -8,6 +8,7 @@
 mod clock;
 mod http;
 pub mod media;
+pub mod metrics;
 mod tcp;
 
 pub use clock::LiveClock;
@@ -36,6 +37,8 @@ const ENGINE_QUEUE_BOUND: usize = 8192;
 const UDP_READ_BUFFER_BYTES: usize = 65_535;
 /// Media events (digits, finished prompts) waiting for the engine task.
 const MEDIA_EVENT_QUEUE_BOUND: usize = 4096;
+/// API requests waiting for the engine task; when full, the API answers 503.
+const API_QUEUE_BOUND: usize = 256;
 
 /// Why the daemon could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -156,14 +159,24 @@ pub async fn run(
     let http_addr = listeners.http_addr().unwrap_or(settings.http.listen);
     let config = engine_config(&settings, sip_addr, http_addr);
     let seed = clock.now().wall.unix_ms() as u64;
-    let mut engine = Engine::new(plan, config.clone(), seed, clock.now());
     let (events_tx, mut events) = mpsc::channel(ENGINE_QUEUE_BOUND);
     let (snapshot_tx, snapshot_rx) = watch::channel(Snapshot::default());
+    let mut exporter = metrics::MetricsExporter::new(&plan);
+    let mut engine = Engine::new(plan, config.clone(), seed, clock.now());
+    let (api_tx, mut api_requests) = mpsc::channel(API_QUEUE_BOUND);
+    let http_state = http::HttpState {
+        snapshot: snapshot_rx,
+        engine: api_tx,
+        metrics: exporter.handle(),
+        tokens: Arc::new(settings.api.tokens.clone()),
+        client_errors: exporter.api_error_counter("4xx"),
+        server_errors: exporter.api_error_counter("5xx"),
+    };
 
     let udp = Arc::new(listeners.udp);
     tokio::spawn(udp_reader(udp.clone(), sip_addr, events_tx.clone()));
     tokio::spawn(tcp::accept_loop(listeners.tcp, events_tx.clone(), settings.limits.max_tcp_connections));
-    tokio::spawn(http::serve(listeners.http, snapshot_rx));
+    tokio::spawn(http::serve(listeners.http, http_state));
     drop(events_tx);
 
     let mut writers: HashMap<ConnectionId, mpsc::Sender<Bytes>> = HashMap::new();
@@ -184,7 +197,10 @@ pub async fn run(
                 let Some(event) = event else { break };
                 let now = clock.now();
                 match event {
-                    DriverEvent::Message { peer, bytes } => engine.handle_input(Input::Message { now, peer, bytes }),
+                    DriverEvent::Message { peer, bytes } => {
+                        exporter.on_received(&bytes);
+                        engine.handle_input(Input::Message { now, peer, bytes });
+                    }
                     DriverEvent::Connected { id, writer } => { writers.insert(id, writer); }
                     DriverEvent::Disconnected { peer } | DriverEvent::StreamError { peer } => {
                         if let Some(id) = peer.connection { writers.remove(&id); }
@@ -193,6 +209,15 @@ pub async fn run(
                 }
             }
             Some(event) = media_events.recv() => engine.handle_input(Input::Media { now: clock.now(), event }),
+            Some(request) = api_requests.recv() => match request {
+                http::ApiRequest::Command { command, reply } => {
+                    let _ = reply.send(engine.handle_command(clock.now(), command));
+                }
+                http::ApiRequest::RefreshMetrics { reply } => {
+                    exporter.refresh(clock.now(), &mut engine, &media.counters());
+                    let _ = reply.send(());
+                }
+            },
             _ = sleep_until_deadline(deadline) => engine.handle_input(Input::Timeout(clock.now())),
             _ = &mut shutdown, if !shutting_down => {
                 shutting_down = true;
@@ -203,10 +228,13 @@ pub async fn run(
         let mut drained = false;
         while let Some(output) = engine.poll_output() {
             match output {
-                Output::Transmit { peer, bytes } => transmit(&udp, &writers, peer, bytes).await,
+                Output::Transmit { peer, bytes } => {
+                    exporter.on_sent(&bytes);
+                    transmit(&udp, &writers, peer, bytes).await;
+                }
                 Output::Media(command) => media.handle(command).await,
                 Output::Notify(Notification::Drained) => drained = true,
-                Output::Notify(_) => {}
+                Output::Notify(notification) => exporter.on_notification(clock.now(), &notification),
             }
         }
         snapshot_tx.send_replace(Snapshot {

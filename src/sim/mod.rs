@@ -4,7 +4,12 @@
 
 pub mod erlang;
 pub mod generate;
+pub mod invariants;
+pub mod media_sim;
 pub mod network;
+pub mod phones;
 pub mod profile;
+pub mod replay;
+pub mod report;
 pub mod sample;
 pub mod trace;

@@ -1,0 +1,119 @@
+//! What [`super::StatsAggregator::report`] returns: plain data, printed by `/metrics` and
+//! by the trace-replay report alike.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::acd::ServiceLevelCounts;
+use crate::dialplan::{AgentId, QueueId, TenantId};
+
+use super::histogram::WaitDistribution;
+
+/// Everything the aggregator knows at one instant. Vectors are sorted by their keys.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StatsReport {
+    /// Per tenant.
+    pub tenants: Vec<TenantReport>,
+    /// Per tenant and queue.
+    pub queues: Vec<QueueReport>,
+    /// Per tenant and agent.
+    pub agents: Vec<AgentReport>,
+    /// Per tenant and target (an agent now; backoffice groups later).
+    pub reachability: Vec<ReachabilityReport>,
+}
+
+/// Call counts of one tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantReport {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Calls accepted for the tenant.
+    pub arrived: u64,
+    /// Calls ended, by [`crate::engine::EndReason::as_str`].
+    pub ended_by_reason: BTreeMap<&'static str, u64>,
+}
+
+/// One queue's counts since start-up plus its service level over the windows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueReport {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The queue.
+    pub queue: QueueId,
+    /// Its service-level target.
+    pub target: Duration,
+    /// Calls that left the queue (one disposition each): the sum of the outcomes below.
+    pub offered: u64,
+    /// Answered by an agent.
+    pub answered: u64,
+    /// Of those, within the target.
+    pub answered_within_target: u64,
+    /// Abandoned after ≤ the short-abandon threshold.
+    pub abandoned_short: u64,
+    /// Abandoned after longer.
+    pub abandoned_long: u64,
+    /// Sent out of the queues by overflow.
+    pub overflowed: u64,
+    /// Ended because the queue closed.
+    pub closed: u64,
+    /// Lost to an engine failure.
+    pub failed: u64,
+    /// Service-level counts of the last 15 minutes.
+    pub last_15m: ServiceLevelCounts,
+    /// Of the last hour.
+    pub last_1h: ServiceLevelCounts,
+    /// Of the current local (tenant time zone) day.
+    pub today: ServiceLevelCounts,
+    /// Waits of answered calls.
+    pub wait: WaitDistribution,
+}
+
+impl QueueReport {
+    /// Abandons, short and long.
+    pub fn abandoned(&self) -> u64 {
+        self.abandoned_short + self.abandoned_long
+    }
+}
+
+/// Offers to one agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentReport {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The agent.
+    pub agent: AgentId,
+    /// Offers by [`crate::engine::OfferOutcome::as_str`].
+    pub offers_by_outcome: BTreeMap<&'static str, u64>,
+    /// Total time its phone rang.
+    pub ring_time: Duration,
+}
+
+/// How well one target answers when rung.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReachabilityReport {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The target's name (an agent id).
+    pub target: String,
+    /// Attempts by outcome.
+    pub attempts_by_outcome: BTreeMap<&'static str, u64>,
+    /// Attempts answered.
+    pub answered: u64,
+    /// Total ring time of all attempts.
+    pub ring_time: Duration,
+}
+
+impl ReachabilityReport {
+    /// Attempts that counted: cancelled rings (the caller left, or another agent was
+    /// faster) say nothing about the target and are left out.
+    pub fn counted_attempts(&self) -> u64 {
+        let cancelled = self.attempts_by_outcome.get("cancelled").copied().unwrap_or(0);
+        self.attempts_by_outcome.values().sum::<u64>() - cancelled
+    }
+
+    /// answered / counted attempts; `None` before any counted attempt.
+    pub fn ratio(&self) -> Option<f64> {
+        let counted = self.counted_attempts();
+        (counted > 0).then(|| self.answered as f64 / counted as f64)
+    }
+}
