@@ -3,7 +3,8 @@
 #
 # 1. Ceiling: SIPp's built-in UAC calls a SIPp UAS directly at rising rates. This is what
 #    SIPp itself manages on this machine, the yardstick for step 2.
-# 2. Daemon: the same UAC calls 14036 on the release daemon (INVITE, 100/180, 200, ACK,
+# 2. Daemon: the same UAC calls 14010 (the always-open test tenant in tests/data/dialplans,
+#    so the figures do not depend on the hour) on the release daemon (INVITE, 100/180, 200, ACK,
 #    BYE, 200) at the same rates, until the first failed call.
 # 3. Memory: MEMORY_CALLS calls are held up at once; the daemon's resident memory (VmRSS)
 #    before and during, divided by the number of established calls.
@@ -83,7 +84,7 @@ run_step() {
     local stats="$out_dir/$name-$rate.csv"
     local exit_code=0
     timeout --kill-after=5 "$((STEP_S + 30))" \
-        sipp "$target" -sn uac -s 14036 -i 127.0.0.1 -t u1 \
+        sipp "$target" -sn uac -s 14010 -i 127.0.0.1 -t u1 \
         -r "$rate" -m "$calls" -timeout "$((STEP_S + 25))s" -timeout_error \
         -recv_timeout "$RECV_TIMEOUT_MS" -nostdin \
         -trace_stat -stf "$stats" -trace_err -error_file "$out_dir/$name-$rate-errors.log" \
@@ -137,6 +138,7 @@ start_daemon() {
     local stdout="$out_dir/$log_name.stdout" stderr="$out_dir/$log_name.stderr"
     VEERTIEN_SIP__LISTEN=127.0.0.1:0 VEERTIEN_HTTP__LISTEN=127.0.0.1:0 \
         VEERTIEN_RTP__PORT_MIN=20000 VEERTIEN_RTP__PORT_MAX=39999 \
+        VEERTIEN_DIALPLAN__DIRECTORY=tests/data/dialplans \
         target/release/veertien run >"$stdout" 2>"$stderr" &
     daemon_pid=$!
     started_pids+=("$daemon_pid")
@@ -167,7 +169,7 @@ measure_memory() {
     local stats="$out_dir/memory.csv"
     sleep 1
     rss_before_kib=$(rss_kib "$daemon_pid")
-    sipp "$daemon_sip" -sn uac -s 14036 -i 127.0.0.1 -t u1 -r "$MEMORY_RATE" \
+    sipp "$daemon_sip" -sn uac -s 14010 -i 127.0.0.1 -t u1 -r "$MEMORY_RATE" \
         -m "$MEMORY_CALLS" -l "$MEMORY_CALLS" -d "$hold_ms" \
         -timeout "$((hold_ms / 1000 + 30))s" -recv_timeout "$RECV_TIMEOUT_MS" -nostdin \
         -trace_stat -fd 1 -stf "$stats" \
