@@ -541,6 +541,18 @@ impl Acd {
 
     /// Offers every waiting, non-ringing caller (in service order) to free agents.
     fn dispatch(&mut self, now: Instant) {
+        // Agents that could take a call now. When there are none (the usual state of a
+        // busy contact centre) an arrival costs nothing; otherwise every offer uses some
+        // up and the scan stops when they are gone, so dispatch never walks all waiting
+        // callers times all members for nothing.
+        let mut free_agents = self
+            .agents
+            .values()
+            .filter(|record| record.registered && matches!(record.state, AgentState::Available { .. }))
+            .count();
+        if free_agents == 0 {
+            return;
+        }
         let mut order: Vec<_> = self
             .waiting
             .iter()
@@ -596,6 +608,7 @@ impl Acd {
                     record.state = AgentState::Offered { call };
                 }
             }
+            free_agents = free_agents.saturating_sub(chosen.len());
             if let Some(waiting) = self.waiting.get_mut(&call) {
                 waiting.ringing = chosen
                     .iter()
@@ -607,6 +620,9 @@ impl Acd {
                 agents: chosen,
                 ring_timeout,
             });
+            if free_agents == 0 {
+                break;
+            }
         }
     }
 

@@ -75,11 +75,11 @@ impl Engine {
         let tenant = call.tenant_id.clone();
         let reference = call.reference.to_string().replace(' ', "");
         // A phone still clearing an earlier leg (our CANCEL or BYE not yet answered) would
-        // see a second call arrive while the first is up; the ACD hears "busy" instead and
-        // tries another agent, or this one again after its cool-down.
+        // see a second call arrive while the first is up: the INVITE waits until that leg
+        // is gone (one round trip); the ACD's ring timeout runs meanwhile.
         if self.legs.values().any(|leg| leg.agent == agent && leg.tenant == tenant) {
-            tracing::debug!(call = %call_id, %agent, "agent's phone still clearing a leg; offer reported busy");
-            let _ = self.acd.offer_failed(self.now.mono, call_id, &agent, OfferFailure::Busy);
+            tracing::debug!(call = %call_id, %agent, "agent's phone still clearing a leg; offer deferred");
+            self.deferred_offers.insert((tenant, agent), call_id);
             return;
         }
         let account = self.agents.account(agent.as_str()).filter(|a| a.tenant == tenant).cloned();
@@ -329,5 +329,12 @@ impl Engine {
         }
         self.ports.release(leg.rtp_port);
         self.outputs.push_back(Output::Media(MediaCommand::Close { session: leg.media, rtp_port: leg.rtp_port }));
+        let key = (leg.tenant, leg.agent);
+        let still_clearing = self.legs.values().any(|other| other.agent == key.1 && other.tenant == key.0);
+        if !still_clearing {
+            if let Some(call) = self.deferred_offers.remove(&key) {
+                self.offer_to_agent(call, key.1);
+            }
+        }
     }
 }

@@ -184,6 +184,8 @@ pub struct Engine {
     legs: HashMap<LegId, AgentLeg>,
     /// Client transactions of agent legs.
     leg_by_tx: HashMap<TransactionId, LegId>,
+    /// Offers waiting for the agent's phone to finish clearing its previous leg.
+    deferred_offers: HashMap<(TenantId, AgentId), CallId>,
     leg_ids: IdAllocator,
     seed: u64,
     timers: TimerWheel,
@@ -215,6 +217,7 @@ impl Engine {
             references: HashMap::new(),
             legs: HashMap::new(),
             leg_by_tx: HashMap::new(),
+            deferred_offers: HashMap::new(),
             leg_ids: IdAllocator::default(),
             seed,
             plan,

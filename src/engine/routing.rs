@@ -179,6 +179,9 @@ impl Engine {
                     }
                 }
                 AcdAction::CancelOffer { call, agent } => {
+                    self.deferred_offers.retain(|(_, deferred_agent), deferred_call| {
+                        !(*deferred_agent == agent && *deferred_call == call)
+                    });
                     // Only the ringing leg: an earlier offer of the same call to the same
                     // agent may still be waiting for the 487 to its CANCEL.
                     let ringing = self
