@@ -50,6 +50,6 @@ impl Engine {
     }
 
     fn call_by_media(&self, session: MediaSessionId) -> Option<CallId> {
-        self.calls.values().find(|call| call.media == session).map(|call| call.id)
+        self.call_by_media.get(&session).copied()
     }
 }

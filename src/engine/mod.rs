@@ -184,6 +184,8 @@ pub struct Engine {
     legs: HashMap<LegId, AgentLeg>,
     /// Client transactions of agent legs.
     leg_by_tx: HashMap<TransactionId, LegId>,
+    /// The caller's media session → its call, for media events.
+    call_by_media: HashMap<MediaSessionId, CallId>,
     /// Offers waiting for the agent's phone to finish clearing its previous leg.
     deferred_offers: HashMap<(TenantId, AgentId), CallId>,
     leg_ids: IdAllocator,
@@ -218,6 +220,7 @@ impl Engine {
             legs: HashMap::new(),
             leg_by_tx: HashMap::new(),
             deferred_offers: HashMap::new(),
+            call_by_media: HashMap::new(),
             leg_ids: IdAllocator::default(),
             seed,
             plan,
