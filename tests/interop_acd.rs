@@ -125,3 +125,42 @@ fn wrong_password_is_refused_with_403_after_the_retry_limit() {
     let health = http_get(daemon.http_addr(), "/health");
     assert!(health.contains("\"auth_failures\":3"), "each wrong response is counted: {health}");
 }
+
+#[test]
+fn baresip_registers_as_an_agent_and_answers_a_queued_caller() {
+    require_tool("sipp");
+    let daemon = Daemon::start(&[]);
+    let account = format!(
+        "<sip:tessa@127.0.0.1:{}>;auth_user=tessa;auth_pass=demo-tessa;regint=600;answermode=auto",
+        daemon.sip_addr().port()
+    );
+    let mut phone = support::baresip::Baresip::start_with_account(&account, "");
+    assert!(
+        daemon.wait_for_log_line(&["agent registered", "agent=tessa"], Duration::from_secs(15)).is_some(),
+        "baresip registers with digest and the daemon logs the agent in\n{}",
+        phone.diagnostics()
+    );
+    Sipp::builtin("uac")
+        .service(TEST_NUMBER)
+        .calls(1)
+        .arg("-d")
+        .arg("2000")
+        .timeout_s(20)
+        .run_against(daemon.sip_addr())
+        .assert_all_calls_succeeded(1);
+    assert!(
+        phone.wait_for_event("CALL_ESTABLISHED", Duration::from_secs(5)).is_some(),
+        "baresip answered the daemon's INVITE\n{}",
+        phone.diagnostics()
+    );
+    assert!(
+        phone.wait_for_event("CALL_CLOSED", Duration::from_secs(10)).is_some(),
+        "the caller's BYE ended baresip's leg too\n{}",
+        phone.diagnostics()
+    );
+    assert!(
+        daemon.wait_for_log_line(&["disposition", "outcome=answered"], Duration::from_secs(5)).is_some(),
+        "the ACD records the call as answered by the agent"
+    );
+    phone.quit();
+}

@@ -48,6 +48,12 @@ impl Baresip {
     /// Like [`Baresip::start`], with `extra_config` lines appended to the config file
     /// (e.g. more modules).
     pub fn start_with_config(extra_config: &str) -> Baresip {
+        Baresip::start_with_account("<sip:veertien-test@127.0.0.1>;regint=0", extra_config)
+    }
+
+    /// Like [`Baresip::start_with_config`], with `account` as the one line of its
+    /// `accounts` file (e.g. a registering agent with `auth_pass` and `answermode=auto`).
+    pub fn start_with_account(account: &str, extra_config: &str) -> Baresip {
         let baresip = require_tool("baresip");
         assert!(
             PathBuf::from(MODULE_PATH).join("ctrl_tcp.so").is_file(),
@@ -57,11 +63,8 @@ impl Baresip {
         let control_port = free_tcp_port();
         std::fs::write(scratch.path().join("config"), config_file(control_port) + extra_config)
             .expect("scratch dir is writable");
-        std::fs::write(
-            scratch.path().join("accounts"),
-            "<sip:veertien-test@127.0.0.1>;regint=0\n",
-        )
-        .expect("scratch dir is writable");
+        std::fs::write(scratch.path().join("accounts"), format!("{account}\n"))
+            .expect("scratch dir is writable");
         let stdout_path = scratch.path().join("stdout.log");
 
         let child = Command::new(baresip)
