@@ -7,6 +7,7 @@
 
 mod clock;
 mod http;
+pub mod demo;
 pub mod loadgen;
 pub mod media;
 mod tcp;
