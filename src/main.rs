@@ -321,7 +321,7 @@ fn demo(config_path: PathBuf, duration_s: u64) -> anyhow::Result<()> {
         duration,
         |sip, http| {
             println!("veertien ready sip={sip} http={http}");
-            println!("demo: {duration_s} s of simulated callers and agents (every tenant open around the clock); try http://{http}/metrics");
+            println!("demo: {duration_s} s of simulated callers and agents (every tenant open around the clock); health at http://{http}/health");
         },
         |line| println!("{line}"),
     ))?;
