@@ -35,6 +35,10 @@ const TALK_MS: (u64, u64) = (2_000, 20_000);
 const AGENT_RING: Duration = Duration::from_secs(1);
 /// Drain bound of the demo daemon: the demo's own calls are over or abandoned by then.
 const DEMO_DRAIN: Duration = Duration::from_secs(2);
+/// After the drain, how long the daemon task may take to stop before it is aborted: the
+/// daemon's BYEs to callers whose sockets are already closed would otherwise run to their
+/// transaction timeout (64·T1).
+const DEMO_STOP_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Why the demo could not run.
 #[derive(Debug, thiserror::Error)]
@@ -156,8 +160,11 @@ pub async fn run_demo(
     options.progress = Some(Box::new(move |progress: &LoadgenProgress| summary(summary_line(progress))));
     let report = run_loadgen(options).await;
     let _ = stop.send(());
-    let daemon_result = daemon.await.map_err(|error| DemoError::DaemonTask(error.to_string()))?;
-    daemon_result?;
+    let mut daemon = daemon;
+    match tokio::time::timeout(DEMO_DRAIN + DEMO_STOP_TIMEOUT, &mut daemon).await {
+        Ok(joined) => joined.map_err(|error| DemoError::DaemonTask(error.to_string()))??,
+        Err(_) => daemon.abort(),
+    }
     Ok(report?)
 }
 
