@@ -1,6 +1,7 @@
 //! The `veertien` command line: `run` (the daemon), `check` (validate config and dial
 //! plans), `trace` (generate a trace from a load profile), `replay` (a trace against the
-//! engine in simulated time). `anyhow` lives only here.
+//! engine in simulated time), `loadgen` (a trace against a running daemon over loopback
+//! UDP), `demo` (the daemon with simulated agents and callers). `anyhow` lives only here.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -73,6 +74,43 @@ enum Command {
         #[arg(long)]
         no_invariants: bool,
     },
+    /// Play a trace against a running daemon over real UDP on loopback and report latencies.
+    Loadgen {
+        /// The trace file.
+        #[arg(long)]
+        trace: PathBuf,
+        /// The daemon's SIP address (loopback only).
+        #[arg(long, default_value = "127.0.0.1:5060")]
+        target: std::net::SocketAddr,
+        /// Speed-up of trace time (arrivals, patience, talk).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Place at most N calls.
+        #[arg(long)]
+        max_calls: Option<usize>,
+        /// Stop after this many seconds of real time.
+        #[arg(long, default_value_t = 600)]
+        max_duration_s: u64,
+        /// Log in only the first N agents of the tenant.
+        #[arg(long)]
+        agents: Option<usize>,
+        /// Dial-plan directory (for the tenant's agents and realm).
+        #[arg(long, default_value = "dialplans")]
+        dialplans: PathBuf,
+        /// Agents' ring time before answering, in milliseconds of real time.
+        #[arg(long, default_value_t = 1000)]
+        agent_ring_ms: u64,
+    },
+    /// Run the daemon with simulated agents and callers for a while, printing a summary
+    /// every second: a first look at veertien. The dial plans are made always open.
+    Demo {
+        /// How long the simulated callers call, in seconds.
+        #[arg(long, default_value_t = 60)]
+        duration_s: u64,
+        /// Configuration file.
+        #[arg(long, default_value = "config/veertien.toml")]
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -82,6 +120,17 @@ fn main() -> ExitCode {
         Command::Run { config } => run(config),
         Command::Check { config } => return check(config),
         Command::Trace { profile, from, to, seed } => trace(profile, from, to, seed),
+        Command::Loadgen { trace, target, speed, max_calls, max_duration_s, agents, dialplans, agent_ring_ms } => {
+            let options = LoadgenCli { target, speed, max_calls, max_duration_s, agents, dialplans, agent_ring_ms };
+            return match loadgen(trace, options) {
+                Ok(code) => code,
+                Err(error) => {
+                    eprintln!("veertien: {error:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Demo { duration_s, config } => demo(config, duration_s),
         Command::Replay { trace, seed, dialplans, prompts, agents, loss, answer_delay_ms, no_invariants } => {
             let options = ReplayOptions { seed, dialplans, prompts, agents, loss, answer_delay_ms, no_invariants };
             return match replay(trace, options) {
@@ -191,6 +240,38 @@ fn prompt_durations(directory: &std::path::Path) -> anyhow::Result<sim::media_si
     Ok(durations)
 }
 
+/// Options of `veertien loadgen` besides the trace.
+struct LoadgenCli {
+    target: std::net::SocketAddr,
+    speed: f64,
+    max_calls: Option<usize>,
+    max_duration_s: u64,
+    agents: Option<usize>,
+    dialplans: PathBuf,
+    agent_ring_ms: u64,
+}
+
+/// Runs the load generator; fails (exit 1) when any call failed.
+fn loadgen(trace_path: PathBuf, cli: LoadgenCli) -> anyhow::Result<ExitCode> {
+    use live::loadgen::{run_loadgen, AgentLogin, LoadgenOptions};
+    let plan = load_dialplans(&cli.dialplans)?;
+    let file = std::fs::File::open(&trace_path).with_context(|| format!("opening {}", trace_path.display()))?;
+    let reader = sim::trace::TraceReader::new(std::io::BufReader::new(file))?;
+    let header = reader.header().clone();
+    let limit = cli.max_calls.unwrap_or(usize::MAX);
+    let calls = reader.take(limit).collect::<Result<Vec<_>, _>>()?;
+    let agents = AgentLogin::demo_agents(&plan, &header.tenant, cli.agents)?;
+    let mut options = LoadgenOptions::new(header, calls, cli.target, agents);
+    options.speed = cli.speed;
+    options.max_calls = cli.max_calls;
+    options.max_duration = std::time::Duration::from_secs(cli.max_duration_s);
+    options.agent_ring = std::time::Duration::from_millis(cli.agent_ring_ms);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the tokio runtime")?;
+    let report = runtime.block_on(run_loadgen(options))?;
+    println!("{report}");
+    Ok(if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
 fn load_dialplans(directory: &std::path::Path) -> anyhow::Result<veertien::dialplan::DialPlan> {
     veertien::dialplan::load_dir(directory).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
@@ -220,6 +301,32 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         live::run(settings, plan, listeners, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// Runs `veertien demo`: the daemon plus simulated phones for `duration_s` seconds.
+fn demo(config_path: PathBuf, duration_s: u64) -> anyhow::Result<()> {
+    let settings = config::load(&config_path).map_err(|error| anyhow::anyhow!("{error}"))?;
+    // Only warnings: the per-second summary on stdout is what a newcomer reads.
+    init_tracing("warn", settings.log.format);
+    let plan = load_dialplans(&settings.dialplan.directory)?;
+    let missing = config::missing_prompts(&plan, &settings.rtp.prompt_directory);
+    if !missing.is_empty() {
+        anyhow::bail!("dial plan prompts missing:\n  {}", missing.join("\n  "));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the tokio runtime")?;
+    let duration = std::time::Duration::from_secs(duration_s);
+    let report = runtime.block_on(live::demo::run_demo(
+        settings,
+        plan,
+        duration,
+        |sip, http| {
+            println!("veertien ready sip={sip} http={http}");
+            println!("demo: {duration_s} s of simulated callers and agents (every tenant open around the clock); health at http://{http}/health");
+        },
+        |line| println!("{line}"),
+    ))?;
+    println!("demo over:\n{report}");
+    Ok(())
 }
 
 /// Resolves on SIGTERM or SIGINT.

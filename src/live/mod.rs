@@ -7,6 +7,8 @@
 
 mod clock;
 mod http;
+pub mod demo;
+pub mod loadgen;
 pub mod media;
 pub mod metrics;
 mod tcp;
