@@ -78,7 +78,7 @@ impl Engine {
         // see a second call arrive while the first is up: the INVITE waits until that leg
         // is gone (one round trip); the ACD's ring timeout runs meanwhile.
         if self.legs.values().any(|leg| leg.agent == agent && leg.tenant == tenant) {
-            tracing::debug!(call = %call_id, %agent, "agent's phone still clearing a leg; offer deferred");
+            tracing::debug!(call = %call_id, reference = %self.reference_label(call_id), %agent, "agent's phone still clearing a leg; offer deferred");
             self.deferred_offers.insert((tenant, agent), call_id);
             return;
         }
@@ -86,7 +86,7 @@ impl Engine {
         let target = account.as_ref().and_then(|account| self.agent_target(account));
         let port = target.as_ref().and_then(|_| self.ports.allocate());
         let (Some((binding, peer)), Some(rtp_port)) = (target, port) else {
-            tracing::info!(call = %call_id, %agent, "agent unreachable: no registration or no RTP port");
+            tracing::info!(call = %call_id, reference = %self.reference_label(call_id), %agent, "agent unreachable: no registration or no RTP port");
             let _ = self.acd.offer_failed(self.now.mono, call_id, &agent, OfferFailure::Unreachable);
             return;
         };
@@ -111,7 +111,7 @@ impl Engine {
         let id = LegId(self.leg_ids.next_raw());
         let media = self.next_media_id();
         self.outputs.push_back(Output::Media(MediaCommand::Open { session: media, call: call_id, rtp_port, remote: None, format: None }));
-        tracing::info!(call = %call_id, leg = %id, %agent, "ringing agent");
+        tracing::info!(call = %call_id, reference = %self.reference_label(call_id), leg = %id, %agent, "ringing agent");
         self.leg_by_tx.insert(invite_tx, id);
         self.legs.insert(
             id,
@@ -153,7 +153,7 @@ impl Engine {
             status => {
                 let (state, call, agent) = (leg.state, leg.call, leg.agent.clone());
                 if state == LegState::Ringing {
-                    tracing::info!(call = %call, %agent, status, "agent did not take the call");
+                    tracing::info!(call = %call, reference = %self.reference_label(call), %agent, status, "agent did not take the call");
                     let failure = offer_failure(status);
                     self.report_offer(leg_id, offer_outcome(failure));
                     let _ = self.acd.offer_failed(self.now.mono, call, &agent, failure);
@@ -223,7 +223,7 @@ impl Engine {
         let Some(caller) = self.calls.get_mut(&call) else { return };
         caller.phase = Phase::Connected(leg_id);
         let caller_media = caller.media;
-        tracing::info!(call = %call, %agent, "agent answered; bridging");
+        tracing::info!(call = %call, reference = %self.reference_label(call), %agent, "agent answered; bridging");
         self.outputs.push_back(Output::Media(MediaCommand::Bridge { a: caller_media, b: media }));
     }
 

@@ -170,7 +170,7 @@ impl Engine {
             bye_tx: None,
             end_reason: None,
         };
-        tracing::info!(call = %id, %tenant, %reference, "call arrived");
+        tracing::info!(call = %id, reference = %self.reference_label(id), %tenant, %reference, "call arrived");
         self.outputs.push_back(Output::Notify(Notification::CallArrived { call: id, tenant }));
         self.outputs.push_back(Output::Media(MediaCommand::Open { session: media, call: id, rtp_port, remote: remote_rtp, format }));
         // RFC 3261 §17.2.1: the TU sends 100 Trying at once so the caller stops
@@ -237,7 +237,7 @@ impl Engine {
 
     pub(super) fn on_ack_timeout(&mut self, id: CallId) {
         if self.calls.get(&id).map(|call| call.state == CallState::AwaitingAck) == Some(true) {
-            tracing::info!(call = %id, "no ACK for our 200 OK");
+            tracing::info!(call = %id, reference = %self.reference_label(id), "no ACK for our 200 OK");
             self.hang_up(id, EndReason::NoAck);
         }
     }
@@ -281,7 +281,7 @@ impl Engine {
                     self.outputs.push_back(Output::Media(update));
                 }
                 Err(error) => {
-                    tracing::info!(call = %id, %error, "late-offer answer in ACK unusable");
+                    tracing::info!(call = %id, reference = call.reference.value(), %error, "late-offer answer in ACK unusable");
                     call.state = CallState::Established;
                     self.hang_up(id, EndReason::NoCommonCodec);
                     return;
@@ -295,7 +295,7 @@ impl Engine {
         call.dialog.confirm();
         let tenant = call.tenant.clone();
         self.stats.calls_established += 1;
-        tracing::info!(call = %id, "call established");
+        tracing::info!(call = %id, reference = %self.reference_label(id), "call established");
         self.outputs.push_back(Output::Notify(Notification::CallEstablished { call: id, tenant }));
         self.route_established(id);
     }
@@ -316,7 +316,7 @@ impl Engine {
         let Some(call) = self.calls.get_mut(&id) else { return };
         if let Err(error) = call.dialog.handle_request(&request) {
             // RFC 3261 §12.2.2: a lower CSeq than the last one is answered 500.
-            tracing::debug!(call = %id, %error, "in-dialog request refused");
+            tracing::debug!(call = %id, reference = call.reference.value(), %error, "in-dialog request refused");
             let tag = call.dialog.id.local_tag.as_str().to_string();
             let response = self.build_response(&request, 500, "Server Internal Error", &tag);
             self.send_on(tx, response);
@@ -329,7 +329,7 @@ impl Engine {
             Method::Bye => {
                 let ok = self.build_response(&request, 200, "OK", &tag);
                 self.send_on(tx, ok);
-                tracing::info!(call = %id, "caller hung up");
+                tracing::info!(call = %id, reference = %self.reference_label(id), "caller hung up");
                 self.end_call(id, EndReason::CallerHungUp);
             }
             Method::Invite => {
@@ -448,7 +448,7 @@ impl Engine {
         self.ports.release(call.rtp_port);
         self.stats.calls_ended += 1;
         let duration = self.now.mono - call.established_at.unwrap_or(call.arrived_at);
-        tracing::info!(call = %id, reason = %reason.as_str(), duration_ms = duration.as_millis() as u64, "call ended");
+        tracing::info!(call = %id, reference = call.reference.value(), reason = %reason.as_str(), duration_ms = duration.as_millis() as u64, "call ended");
         self.outputs.push_back(Output::Media(MediaCommand::Close { session: call.media, rtp_port: call.rtp_port }));
         self.outputs.push_back(Output::Notify(Notification::CallEnded { call: id, tenant: call.tenant, reason, duration }));
         self.check_drained();

@@ -20,7 +20,7 @@ impl Engine {
         match event {
             MediaEvent::Digit { session, digit } => {
                 if let Some(call) = self.call_by_media(session) {
-                    tracing::info!(call = %call, %digit, "caller pressed a key");
+                    tracing::info!(call = %call, reference = %self.reference_label(call), %digit, "caller pressed a key");
                     self.on_digit(call, digit);
                 }
             }
@@ -37,7 +37,7 @@ impl Engine {
             }
             MediaEvent::Inactive { session } => {
                 if let Some(call) = self.call_by_media(session) {
-                    tracing::info!(call = %call, "no RTP from the caller; ending the call");
+                    tracing::info!(call = %call, reference = %self.reference_label(call), "no RTP from the caller; ending the call");
                     self.hang_up(call, EndReason::MediaInactive);
                 }
             }

@@ -447,6 +447,12 @@ impl Engine {
         MediaSessionId(self.media_ids.next_raw())
     }
 
+    /// The call's reference number for log lines (every line of a call carries it, so a
+    /// complaint quoting the number finds the whole call in the logs); `-` once it ended.
+    fn reference_label(&self, call: CallId) -> String {
+        self.calls.get(&call).map_or_else(|| "-".to_string(), |call| call.reference.value().to_string())
+    }
+
     /// Our side of a new media session on `rtp_port` (RFC 4566 §5.2: a fresh session id).
     fn local_media(&mut self, rtp_port: u16) -> crate::media::sdp::LocalMedia {
         crate::media::sdp::LocalMedia {

@@ -27,7 +27,7 @@ impl Engine {
         let Some(tenant) = self.plan.tenant(&call.tenant_id) else { return };
         if !calendar::is_open(&tenant.hours, &tenant.closed_days, self.now.wall) {
             let prompt = tenant.closed_prompt.clone();
-            tracing::info!(call = %id, "outside opening hours");
+            tracing::info!(call = %id, reference = %self.reference_label(id), "outside opening hours");
             self.leave_with_prompt(id, &prompt, EndReason::Closed);
             return;
         }
@@ -63,7 +63,7 @@ impl Engine {
             .and_then(|menu| menu.options.get(&digit).cloned());
         match destination {
             Some(destination) => self.go_to(id, destination),
-            None => tracing::debug!(call = %id, %digit, "digit not in the menu; still waiting"),
+            None => tracing::debug!(call = %id, reference = %self.reference_label(id), %digit, "digit not in the menu; still waiting"),
         }
     }
 
@@ -98,7 +98,7 @@ impl Engine {
             Destination::Group(group) => {
                 // Direct routing to a backoffice group belongs to the transfer issue; until
                 // then such a menu choice is served by the menu's default queue.
-                tracing::info!(call = %id, %group, "menu routes to a group; using the default queue");
+                tracing::info!(call = %id, reference = %self.reference_label(id), %group, "menu routes to a group; using the default queue");
                 let fallback = self
                     .plan
                     .tenant(&call.tenant_id)
@@ -125,12 +125,12 @@ impl Engine {
         let tenant = call.tenant_id.clone();
         call.phase = Phase::Queued;
         call.queue = Some(queue.clone());
-        tracing::info!(call = %id, %queue, "queued");
+        tracing::info!(call = %id, reference = %self.reference_label(id), %queue, "queued");
         match self.acd.call_arrived(self.now.mono, id, &tenant, queue, 0) {
             Ok(()) => {}
             Err(QueueRefusal::QueueFull { destination }) => self.overflow(id, destination),
             Err(refusal) => {
-                tracing::warn!(call = %id, %refusal, "call not queued");
+                tracing::warn!(call = %id, reference = %self.reference_label(id), %refusal, "call not queued");
                 self.hang_up(id, EndReason::Overflowed);
             }
         }
@@ -155,7 +155,7 @@ impl Engine {
     fn overflow(&mut self, id: CallId, destination: OverflowDestination) {
         match destination {
             OverflowDestination::Queue(queue) => {
-                tracing::info!(call = %id, %queue, "overflowed to another queue");
+                tracing::info!(call = %id, reference = %self.reference_label(id), %queue, "overflowed to another queue");
                 if let Some(call) = self.calls.get_mut(&id) {
                     call.queue = Some(queue);
                 }
@@ -197,7 +197,7 @@ impl Engine {
                 AcdAction::Overflow { call, destination } => self.overflow(call, destination),
                 AcdAction::Disposition(disposition) => {
                     let call = disposition.call;
-                    tracing::info!(call = %call, queue = %disposition.queue, outcome = %outcome_name(&disposition.outcome), "disposition");
+                    tracing::info!(call = %call, reference = %self.reference_label(call), queue = %disposition.queue, outcome = %outcome_name(&disposition.outcome), "disposition");
                     let leaves = matches!(disposition.outcome, Outcome::Closed | Outcome::Failed { .. });
                     self.outputs.push_back(Output::Notify(Notification::Disposition(disposition)));
                     if leaves && self.calls.get(&call).is_some_and(|c| c.phase == Phase::Queued) {
