@@ -619,7 +619,7 @@ fn parse_member(
         }
         errors.push(
             path,
-            format!("{text:?} is not a SIP URI like \"sip:balie@10.1.2.3\""),
+            format!("{text:?} is not a SIP URI like \"sip:balie@backoffice.example\""),
         );
         return None;
     }
@@ -788,7 +788,7 @@ mod tests {
         );
         let errors = parse_tenant("zwolle.toml", &text).expect_err("bad URI rejected");
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        assert_eq!(lines, ["zwolle.toml: group[0].members[2]: \"sip:@x\" is not a SIP URI like \"sip:balie@10.1.2.3\""]);
+        assert_eq!(lines, ["zwolle.toml: group[0].members[2]: \"sip:@x\" is not a SIP URI like \"sip:balie@backoffice.example\""]);
         let fixed = text.replace(", \"sip:@x\"", "");
         let tenant = parse_tenant("zwolle.toml", &fixed).expect("valid members");
         assert_eq!(
