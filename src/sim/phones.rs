@@ -98,6 +98,54 @@ impl Outstanding {
     }
 }
 
+/// A phone's one request in flight (REGISTER, INVITE, BYE): its retransmission state and
+/// the generation that tells a current retransmission timer from a stale one.
+#[derive(Debug, Clone, Default)]
+struct Retransmission {
+    outstanding: Option<Outstanding>,
+    generation: u32,
+}
+
+/// What a retransmission timer found.
+enum Retransmit {
+    /// The timer belongs to an earlier request, or the request was answered.
+    Nothing,
+    /// Send these bytes again and set the timer for the next try after this delay.
+    Again(Bytes, Duration),
+    /// Out of tries.
+    GaveUp,
+}
+
+impl Retransmission {
+    /// Starts retransmitting `bytes`; returns the generation for the first timer (at T1).
+    fn start(&mut self, bytes: Bytes) -> u32 {
+        self.outstanding = Some(Outstanding::new(bytes));
+        self.generation += 1;
+        self.generation
+    }
+
+    /// The response arrived: stale timers of this request do nothing.
+    fn stop(&mut self) {
+        self.outstanding = None;
+        self.generation += 1;
+    }
+
+    /// A retransmission timer of `generation` fired.
+    fn fire(&mut self, generation: u32) -> Retransmit {
+        if generation != self.generation {
+            return Retransmit::Nothing;
+        }
+        match self.outstanding.as_mut().map(Outstanding::next) {
+            Some(Some((bytes, interval))) => Retransmit::Again(bytes, interval),
+            Some(None) => {
+                self.outstanding = None;
+                Retransmit::GaveUp
+            }
+            None => Retransmit::Nothing,
+        }
+    }
+}
+
 /// Where a caller's call stands, from its own side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallerState {
@@ -143,9 +191,8 @@ pub struct CallerPhone {
     end: CallerEnd,
     connected: bool,
     hang_up_when_answered: bool,
-    outstanding: Option<Outstanding>,
+    retransmission: Retransmission,
     invite_branch: String,
-    retransmit_generation: u32,
     give_up_generation: u32,
 }
 
@@ -164,9 +211,8 @@ impl CallerPhone {
             end: CallerEnd::Open,
             connected: false,
             hang_up_when_answered: false,
-            outstanding: None,
+            retransmission: Retransmission::default(),
             invite_branch: format!("z9hG4bK-c{index}-inv"),
-            retransmit_generation: 0,
             give_up_generation: 0,
         }
     }
@@ -223,19 +269,14 @@ impl CallerPhone {
     /// A timer fired.
     pub fn on_timer(&mut self, now: Instant, kind: CallerTimer, generation: u32, out: &mut PhoneOutbox) {
         match kind {
-            CallerTimer::Retransmit if generation == self.retransmit_generation => {
-                match self.outstanding.as_mut().map(Outstanding::next) {
-                    Some(Some((bytes, interval))) => {
-                        out.sends.push((self.addr, bytes));
-                        out.timers.push((now + interval, self.timer(CallerTimer::Retransmit, generation)));
-                    }
-                    Some(None) => {
-                        self.outstanding = None;
-                        self.finish(CallerEnd::TimedOut);
-                    }
-                    None => {}
+            CallerTimer::Retransmit => match self.retransmission.fire(generation) {
+                Retransmit::Again(bytes, interval) => {
+                    out.sends.push((self.addr, bytes));
+                    out.timers.push((now + interval, self.timer(CallerTimer::Retransmit, generation)));
                 }
-            }
+                Retransmit::GaveUp => self.finish(CallerEnd::TimedOut),
+                Retransmit::Nothing => {}
+            },
             CallerTimer::GiveUp if generation == self.give_up_generation && !self.connected => match self.state {
                 CallerState::Up => {
                     self.end = CallerEnd::Abandoned;
@@ -341,14 +382,12 @@ impl CallerPhone {
     fn send_request(&mut self, now: Instant, text: String, out: &mut PhoneOutbox) {
         let bytes = Bytes::from(text);
         out.sends.push((self.addr, bytes.clone()));
-        self.outstanding = Some(Outstanding::new(bytes));
-        self.retransmit_generation += 1;
-        out.timers.push((now + T1, self.timer(CallerTimer::Retransmit, self.retransmit_generation)));
+        let generation = self.retransmission.start(bytes);
+        out.timers.push((now + T1, self.timer(CallerTimer::Retransmit, generation)));
     }
 
     fn stop_retransmit(&mut self) {
-        self.outstanding = None;
-        self.retransmit_generation += 1;
+        self.retransmission.stop();
     }
 
     fn timer(&self, kind: CallerTimer, generation: u32) -> PhoneTimer {
@@ -401,9 +440,8 @@ pub struct AgentPhone {
     last_cancelled: Option<Bytes>,
     answered_at: Option<Instant>,
     hanging_up: bool,
-    outstanding: Option<Outstanding>,
+    retransmission: Retransmission,
     ok_retransmit: Option<Outstanding>,
-    retransmit_generation: u32,
     ok_generation: u32,
     answer_generation: u32,
     hang_up_generation: u32,
@@ -436,9 +474,8 @@ impl AgentPhone {
             last_cancelled: None,
             answered_at: None,
             hanging_up: false,
-            outstanding: None,
+            retransmission: Retransmission::default(),
             ok_retransmit: None,
-            retransmit_generation: 0,
             ok_generation: 0,
             answer_generation: 0,
             hang_up_generation: 0,
@@ -485,8 +522,8 @@ impl AgentPhone {
     /// A timer fired.
     pub fn on_timer(&mut self, now: Instant, kind: AgentTimer, generation: u32, out: &mut PhoneOutbox) {
         match kind {
-            AgentTimer::Retransmit if generation == self.retransmit_generation => {
-                if let Some(Some((bytes, interval))) = self.outstanding.as_mut().map(Outstanding::next) {
+            AgentTimer::Retransmit => {
+                if let Retransmit::Again(bytes, interval) = self.retransmission.fire(generation) {
                     out.sends.push((self.addr, bytes));
                     out.timers.push((now + interval, self.timer(AgentTimer::Retransmit, generation)));
                 }
@@ -710,14 +747,12 @@ impl AgentPhone {
     fn send_request(&mut self, now: Instant, text: String, out: &mut PhoneOutbox) {
         let bytes = Bytes::from(text);
         out.sends.push((self.addr, bytes.clone()));
-        self.outstanding = Some(Outstanding::new(bytes));
-        self.retransmit_generation += 1;
-        out.timers.push((now + T1, self.timer(AgentTimer::Retransmit, self.retransmit_generation)));
+        let generation = self.retransmission.start(bytes);
+        out.timers.push((now + T1, self.timer(AgentTimer::Retransmit, generation)));
     }
 
     fn stop_retransmit(&mut self) {
-        self.outstanding = None;
-        self.retransmit_generation += 1;
+        self.retransmission.stop();
     }
 
     fn timer(&self, kind: AgentTimer, generation: u32) -> PhoneTimer {
