@@ -3,104 +3,22 @@
 //! RFC 4733 DTMF, goes silent (inactivity BYE), and sends from another port than its SDP
 //! says (symmetric RTP).
 
+mod in_process;
+
+use in_process::InProcessDaemon;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 use tokio::net::UdpSocket;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use veertien::live::{self, Listeners, LiveError};
 use veertien::media::g711;
 use veertien::media::rtp::{write_rtp, RtpHeader, RtpHeaderView};
 use veertien::media::sdp::Codec;
 
 const TELEPHONE_EVENT_PT: u8 = 101;
 
-struct Daemon {
-    sip: SocketAddr,
-    http: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), LiveError>>,
-}
-
-/// Starts the daemon in-process with ports 0, its own RTP range and `extra` settings.
-async fn start(rtp_port_min: u16, extra: &[(&str, &str)]) -> Daemon {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut env = vec![
-        ("VEERTIEN_SIP__LISTEN".to_string(), "127.0.0.1:0".to_string()),
-        ("VEERTIEN_HTTP__LISTEN".to_string(), "127.0.0.1:0".to_string()),
-        ("VEERTIEN_RTP__PORT_MIN".to_string(), rtp_port_min.to_string()),
-        ("VEERTIEN_RTP__PORT_MAX".to_string(), (rtp_port_min + 20).to_string()),
-        ("VEERTIEN_SHUTDOWN__DRAIN_S".to_string(), "1".to_string()),
-        (
-            "VEERTIEN_DIALPLAN__DIRECTORY".to_string(),
-            root.join("tests/data/dialplans").display().to_string(),
-        ),
-        (
-            "VEERTIEN_RTP__PROMPT_DIRECTORY".to_string(),
-            root.join("config/prompts/nl").display().to_string(),
-        ),
-    ];
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let settings = veertien::config::load_with_env(&root.join("config/veertien.toml"), env).expect("config loads");
-    let plan = veertien::dialplan::load_dir(&settings.dialplan.directory).expect("dial plans load");
-    let listeners = Listeners::bind(settings.sip.listen, settings.http.listen)
-        .await
-        .expect("bind");
-    let sip = listeners.sip_addr().expect("sip addr");
-    let http = listeners.http_addr().expect("http addr");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(live::run(settings, plan, listeners, async {
-        let _ = stopped.await;
-    }));
-    Daemon {
-        sip,
-        http,
-        stop: Some(stop),
-        task,
-    }
-}
-
-impl Daemon {
-    fn shutdown(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-
-    /// `GET path` over a plain HTTP/1.1 connection; returns the body.
-    async fn get(&self, path: &str) -> String {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut stream = tokio::net::TcpStream::connect(self.http).await.expect("http connect");
-        let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.expect("http write");
-        let mut response = String::new();
-        tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut response))
-            .await
-            .expect("http answer in time")
-            .expect("http read");
-        response.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
-    }
-
-    /// A media counter from `/health`.
-    async fn media_counter(&self, name: &str) -> u64 {
-        let health: serde_json::Value = serde_json::from_str(&self.get("/health").await).expect("health is JSON");
-        health["media"][name]
-            .as_u64()
-            .unwrap_or_else(|| panic!("no media.{name} in {health}"))
-    }
-
-    /// Polls a media counter until it reaches `at_least` or `wait` passes; returns it.
-    async fn wait_for_counter(&self, name: &str, at_least: u64, wait: Duration) -> u64 {
-        let give_up = tokio::time::Instant::now() + wait;
-        loop {
-            let value = self.media_counter(name).await;
-            if value >= at_least || tokio::time::Instant::now() >= give_up {
-                return value;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+/// Starts the daemon in-process with its own RTP range and `extra` settings.
+async fn start(rtp_port_min: u16, extra: &[(&str, &str)]) -> InProcessDaemon {
+    in_process::start(&in_process::shipped_config(), rtp_port_min, 20, extra).await
 }
 
 async fn socket() -> UdpSocket {
@@ -149,7 +67,7 @@ struct Call {
 /// Places a call offering PCMA and telephone-event with RTP at `sdp_rtp_port`; runs
 /// `before_ack` between the 200 and the ACK.
 async fn place_call(
-    daemon: &Daemon,
+    daemon: &InProcessDaemon,
     call_id: &str,
     sdp_rtp_port: u16,
     before_ack: impl AsyncFnOnce(SocketAddr),

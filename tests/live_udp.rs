@@ -1,70 +1,17 @@
 //! The live tokio driver over real 127.0.0.1 sockets (port 0): raw SIP datagrams in,
 //! responses out, bad input answered precisely and never fatal.
 
+mod in_process;
+
+use in_process::InProcessDaemon;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 use tokio::net::UdpSocket;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use veertien::live::{self, Listeners};
 
-struct Daemon {
-    sip: SocketAddr,
-    http: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
-}
-
-/// Starts the daemon in-process on the shipped config with ports 0 and its own RTP range.
-async fn start(rtp_port_min: u16) -> Daemon {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let env = [
-        ("VEERTIEN_SIP__LISTEN", "127.0.0.1:0".to_string()),
-        ("VEERTIEN_HTTP__LISTEN", "127.0.0.1:0".to_string()),
-        ("VEERTIEN_RTP__PORT_MIN", rtp_port_min.to_string()),
-        ("VEERTIEN_RTP__PORT_MAX", (rtp_port_min + 20).to_string()),
-        ("VEERTIEN_LIMITS__MAX_UDP_DATAGRAM_BYTES", "4096".to_string()),
-        ("VEERTIEN_SHUTDOWN__DRAIN_S", "1".to_string()),
-        ("VEERTIEN_DIALPLAN__DIRECTORY", root.join("tests/data/dialplans").display().to_string()),
-    ]
-    .map(|(k, v)| (k.to_string(), v));
-    let settings = veertien::config::load_with_env(&root.join("config/veertien.toml"), env).expect("config loads");
-    let plan = veertien::dialplan::load_dir(&settings.dialplan.directory).expect("dial plans load");
-    let listeners = Listeners::bind(settings.sip.listen, settings.http.listen).await.expect("bind");
-    let sip = listeners.sip_addr().expect("sip addr");
-    let http = listeners.http_addr().expect("http addr");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        live::run(settings, plan, listeners, async {
-            let _ = stopped.await;
-        })
-        .await
-        .expect("daemon runs");
-    });
-    Daemon { sip, http, stop: Some(stop), task }
-}
-
-impl Daemon {
-    async fn shutdown(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-
-    /// `GET path` over a plain HTTP/1.1 connection; returns the body.
-    async fn get(&self, path: &str) -> String {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut stream = tokio::net::TcpStream::connect(self.http).await.expect("http connect");
-        let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.expect("http write");
-        let mut response = String::new();
-        tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut response))
-            .await
-            .expect("http answer in time")
-            .expect("http read");
-        response.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
-    }
+/// Starts the daemon in-process with its own RTP range and a 4 KiB datagram limit (so
+/// the oversized-request case is cheap to build).
+async fn start(rtp_port_min: u16) -> InProcessDaemon {
+    in_process::start(&in_process::shipped_config(), rtp_port_min, 20, &[("VEERTIEN_LIMITS__MAX_UDP_DATAGRAM_BYTES", "4096")]).await
 }
 
 async fn phone(ip: &str) -> UdpSocket {
@@ -142,8 +89,8 @@ async fn bad_input_is_answered_precisely_and_the_daemon_keeps_serving() {
     let health = daemon.get("/health").await;
     assert!(health.contains("\"malformed_dropped\":1"), "{health}");
     assert!(health.contains("\"unknown_number\":1"), "{health}");
-    daemon.shutdown().await;
-    tokio::time::timeout(Duration::from_secs(5), &mut daemon.task).await.expect("stops").expect("no panic");
+    daemon.shutdown();
+    daemon.stopped_within(Duration::from_secs(5)).await;
 }
 
 #[tokio::test]
@@ -153,7 +100,7 @@ async fn untrusted_source_is_refused_with_403() {
     let me = stranger.local_addr().expect("addr");
     send(&stranger, daemon.sip, &request("INVITE", "14010", me, "u1", "", OFFER)).await;
     assert!(final_response(&stranger).await.starts_with("SIP/2.0 403"));
-    daemon.shutdown().await;
+    daemon.shutdown();
 }
 
 #[tokio::test]
@@ -185,7 +132,7 @@ async fn a_call_is_answered_and_shutdown_refuses_new_ones() {
     let ack = request("ACK", "14010", me, "c1", "", "").replace("To: <sip:14010@127.0.0.1>", &format!("To: <sip:14010@127.0.0.1>;tag={to_tag}"));
     send(&client, daemon.sip, &ack).await;
 
-    daemon.shutdown().await;
+    daemon.shutdown();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let late = phone("127.0.0.1").await;
     let late_me = late.local_addr().expect("addr");
@@ -206,5 +153,5 @@ async fn a_call_is_answered_and_shutdown_refuses_new_ones() {
     let to = bye.lines().find(|l| l.starts_with("To:")).expect("To");
     let ok = format!("SIP/2.0 200 OK\n{via}\n{from}\n{to}\nCall-ID: c1\n{cseq}\nContent-Length: 0\n\n");
     send(&client, daemon.sip, &ok).await;
-    tokio::time::timeout(Duration::from_secs(5), &mut daemon.task).await.expect("stops after the drain").expect("no panic");
+    daemon.stopped_within(Duration::from_secs(5)).await;
 }

@@ -4,14 +4,15 @@
 
 #![allow(dead_code)] // each test crate uses part of this module
 
+#[path = "../in_process/mod.rs"]
+mod in_process;
+
+use in_process::InProcessDaemon;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UdpSocket;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use veertien::live::{self, Listeners};
 
 /// Token with role `read`.
 pub const READ_TOKEN: &str = "test-read-token-0123456789";
@@ -20,19 +21,23 @@ pub const SUPERVISE_TOKEN: &str = "test-supervise-token-0123456789";
 /// The caller's number: must never show up in logs or metrics.
 pub const CALLER_NUMBER: &str = "0612345678";
 
-/// A running in-process daemon.
+/// An in-process daemon with the test tokens in its configuration.
 pub struct Daemon {
-    pub sip: SocketAddr,
-    pub http: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    pub task: JoinHandle<()>,
+    inner: InProcessDaemon,
     config_dir: PathBuf,
+}
+
+impl std::ops::Deref for Daemon {
+    type Target = InProcessDaemon;
+
+    fn deref(&self) -> &InProcessDaemon {
+        &self.inner
+    }
 }
 
 /// Starts a daemon with its own RTP range from `rtp_port_min` and the test tokens.
 pub async fn start(rtp_port_min: u16) -> Daemon {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let shipped = std::fs::read_to_string(root.join("config/veertien.toml")).expect("shipped config");
+    let shipped = std::fs::read_to_string(in_process::shipped_config()).expect("shipped config");
     let tokens = format!(
         "tokens = [\n  {{ name = \"wallboard\", token = \"{READ_TOKEN}\", role = \"read\" }},\n  \
          {{ name = \"lead\", token = \"{SUPERVISE_TOKEN}\", role = \"supervise\" }},\n]"
@@ -42,30 +47,8 @@ pub async fn start(rtp_port_min: u16) -> Daemon {
     std::fs::create_dir_all(&config_dir).expect("temp dir");
     let config_path = config_dir.join("veertien.toml");
     std::fs::write(&config_path, config_text).expect("temp config");
-    let env = [
-        ("VEERTIEN_SIP__LISTEN", "127.0.0.1:0".to_string()),
-        ("VEERTIEN_HTTP__LISTEN", "127.0.0.1:0".to_string()),
-        ("VEERTIEN_RTP__PORT_MIN", rtp_port_min.to_string()),
-        ("VEERTIEN_RTP__PORT_MAX", (rtp_port_min + 40).to_string()),
-        ("VEERTIEN_RTP__PROMPT_DIRECTORY", root.join("config/prompts/nl").display().to_string()),
-        ("VEERTIEN_SHUTDOWN__DRAIN_S", "1".to_string()),
-        ("VEERTIEN_DIALPLAN__DIRECTORY", root.join("tests/data/dialplans").display().to_string()),
-    ]
-    .map(|(k, v)| (k.to_string(), v));
-    let settings = veertien::config::load_with_env(&config_path, env).expect("config loads");
-    let plan = veertien::dialplan::load_dir(&settings.dialplan.directory).expect("dial plans load");
-    let listeners = Listeners::bind(settings.sip.listen, settings.http.listen).await.expect("bind");
-    let sip = listeners.sip_addr().expect("sip addr");
-    let http = listeners.http_addr().expect("http addr");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        live::run(settings, plan, listeners, async {
-            let _ = stopped.await;
-        })
-        .await
-        .expect("daemon runs");
-    });
-    Daemon { sip, http, stop: Some(stop), task, config_dir }
+    let inner = in_process::start(&config_path, rtp_port_min, 40, &[]).await;
+    Daemon { inner, config_dir }
 }
 
 /// One HTTP answer.
@@ -91,10 +74,8 @@ impl HttpAnswer {
 impl Daemon {
     /// Stops the daemon and waits for it (drain 1 s).
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
+        self.inner.shutdown();
+        self.inner.stopped_within(Duration::from_secs(10)).await;
         let _ = std::fs::remove_dir_all(&self.config_dir);
     }
 
