@@ -5,7 +5,7 @@
 
 mod in_process;
 
-use in_process::InProcessDaemon;
+use in_process::{receive, sdp_audio_port, send, InProcessDaemon};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -23,23 +23,6 @@ async fn start(rtp_port_min: u16, extra: &[(&str, &str)]) -> InProcessDaemon {
 
 async fn socket() -> UdpSocket {
     UdpSocket::bind("127.0.0.1:0").await.expect("socket on loopback")
-}
-
-async fn send(socket: &UdpSocket, to: SocketAddr, text: &str) {
-    socket
-        .send_to(text.replace('\n', "\r\n").as_bytes(), to)
-        .await
-        .expect("send");
-}
-
-/// The next SIP message, or `None` after `wait`.
-async fn receive(socket: &UdpSocket, wait: Duration) -> Option<String> {
-    let mut buf = vec![0u8; 65_535];
-    let (len, _) = tokio::time::timeout(wait, socket.recv_from(&mut buf))
-        .await
-        .ok()?
-        .ok()?;
-    Some(String::from_utf8_lossy(&buf[..len]).into_owned())
 }
 
 fn request(method: &str, client: SocketAddr, call_id: &str, extra: &str, body: &str) -> String {
@@ -92,12 +75,7 @@ async fn place_call(
         }
         assert!(message.starts_with("SIP/2.0 1"), "unexpected answer: {message}");
     };
-    let port: u16 = ok
-        .lines()
-        .find_map(|l| l.strip_prefix("m=audio "))
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|p| p.parse().ok())
-        .expect("m=audio port in the answer");
+    let port = sdp_audio_port(&ok).expect("m=audio port in the answer");
     let daemon_rtp = SocketAddr::from(([127, 0, 0, 1], port));
     before_ack(daemon_rtp).await;
     let to_tag = ok

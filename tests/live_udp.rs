@@ -3,7 +3,7 @@
 
 mod in_process;
 
-use in_process::InProcessDaemon;
+use in_process::{receive, sdp_audio_port, send, InProcessDaemon};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::UdpSocket;
@@ -16,17 +16,6 @@ async fn start(rtp_port_min: u16) -> InProcessDaemon {
 
 async fn phone(ip: &str) -> UdpSocket {
     UdpSocket::bind(format!("{ip}:0")).await.expect("client socket on loopback")
-}
-
-async fn send(socket: &UdpSocket, to: SocketAddr, text: &str) {
-    socket.send_to(text.replace('\n', "\r\n").as_bytes(), to).await.expect("send");
-}
-
-/// The next datagram, or `None` after `wait`.
-async fn receive(socket: &UdpSocket, wait: Duration) -> Option<String> {
-    let mut buf = vec![0u8; 65_535];
-    let (len, _) = tokio::time::timeout(wait, socket.recv_from(&mut buf)).await.ok()?.ok()?;
-    Some(String::from_utf8_lossy(&buf[..len]).into_owned())
 }
 
 /// Reads responses until one with a final status (≥ 200); returns its status line.
@@ -111,12 +100,7 @@ async fn a_call_is_answered_and_shutdown_refuses_new_ones() {
     send(&client, daemon.sip, &request("INVITE", "14010", me, "c1", "Content-Type: application/sdp\n", OFFER)).await;
     let ok = final_response(&client).await;
     assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
-    let port: u16 = ok
-        .lines()
-        .find_map(|l| l.strip_prefix("m=audio "))
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|p| p.parse().ok())
-        .expect("m=audio port in the answer");
+    let port = sdp_audio_port(&ok).expect("m=audio port in the answer");
     assert!((31200..31220).contains(&port), "RTP port {port} from the configured range");
     // The answered port is really bound: our RTP lands on a socket, not an ICMP error.
     let rtp = phone("127.0.0.1").await;

@@ -7,7 +7,7 @@
 #[path = "../in_process/mod.rs"]
 mod in_process;
 
-use in_process::InProcessDaemon;
+use in_process::{receive, InProcessDaemon};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -205,12 +205,6 @@ impl Caller {
             }
         }
     }
-}
-
-async fn receive(socket: &UdpSocket, wait: Duration) -> Option<String> {
-    let mut buf = vec![0u8; 65_535];
-    let (len, _) = tokio::time::timeout(wait, socket.recv_from(&mut buf)).await.ok()?.ok()?;
-    Some(String::from_utf8_lossy(&buf[..len]).into_owned())
 }
 
 /// HA1 = MD5("tessa:proef.veertien:demo-tessa"), as in the test dial plan.

@@ -13,6 +13,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
+use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use veertien::live::{self, Listeners, LiveError};
@@ -108,4 +109,21 @@ impl InProcessDaemon {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// Sends SIP text written with `\n` line ends (turned into CRLF) as one datagram.
+pub async fn send(socket: &UdpSocket, to: SocketAddr, text: &str) {
+    socket.send_to(text.replace('\n', "\r\n").as_bytes(), to).await.expect("send");
+}
+
+/// The next datagram as text, or `None` after `wait`.
+pub async fn receive(socket: &UdpSocket, wait: Duration) -> Option<String> {
+    let mut buf = vec![0u8; 65_535];
+    let (len, _) = tokio::time::timeout(wait, socket.recv_from(&mut buf)).await.ok()?.ok()?;
+    Some(String::from_utf8_lossy(&buf[..len]).into_owned())
+}
+
+/// The `m=audio` port of the SDP in `message`.
+pub fn sdp_audio_port(message: &str) -> Option<u16> {
+    message.lines().find_map(|line| line.strip_prefix("m=audio "))?.split(' ').next()?.parse().ok()
 }
