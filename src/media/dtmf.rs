@@ -89,7 +89,7 @@ pub fn key_press_payloads(digit: char, length: Duration, packet_interval: Durati
         .collect();
     let total = (updates * units_per_packet).min(u64::from(u16::MAX)) as u16;
     let end = TelephoneEvent { event, end: true, volume: VOLUME_DBM0, duration: total }.to_payload();
-    payloads.extend(std::iter::repeat(end).take(END_REPEATS));
+    payloads.extend(std::iter::repeat_n(end, END_REPEATS));
     Some(payloads)
 }
 

@@ -194,7 +194,8 @@ struct ActiveCall {
     trying_seen: bool,
     ok_seen: bool,
     talk: Duration,
-    wait_trace: Option<Duration>,
+    /// Time in the queue until the first offer, in trace time (see [`patience`]).
+    queue_wait: Option<Duration>,
     /// Real time of the daemon's entry for this caller, and the speed-up after it.
     entry_clock: EntryClock,
     menu_digit: Option<char>,
@@ -469,7 +470,7 @@ impl Loadgen {
                 trying_seen: false,
                 ok_seen: false,
                 talk: self.scale(Duration::from_millis(call.talk_ms)),
-                wait_trace: None,
+                queue_wait: None,
                 entry_clock,
                 menu_digit: call.menu_digit,
                 rtp_received: 0,
@@ -571,10 +572,10 @@ impl Loadgen {
         };
         self.report.offers_attributed += 1;
         self.agent_tracks[agent].caller = Some(index);
-        if call.wait_trace.is_none() {
+        if call.queue_wait.is_none() {
             let wait = now.saturating_duration_since(call.ack_at.unwrap_or(now));
             record(&mut self.report.wait_to_agent_us, wait.as_micros() as u64);
-            call.wait_trace = Some(call.entry_clock.wait_trace(wait));
+            call.queue_wait = Some(call.entry_clock.queue_wait_trace(wait));
         }
     }
 
@@ -663,7 +664,7 @@ impl Loadgen {
             if call.rtp_received > 0 {
                 self.report.answered_with_media += 1;
             }
-            if call.wait_trace.is_some_and(|wait| wait <= self.service_level_target) {
+            if call.queue_wait.is_some_and(|wait| wait <= self.service_level_target) {
                 self.within_target += 1;
             }
             return;

@@ -12,12 +12,13 @@
 //!
 //! `patience_real = min(p, E) + max(0, p − E) / speed`
 //!
-//! and a measured wait maps back to trace time the other way round:
+//! and a wait measured from the caller's ACK maps back to the trace's time in the queue
+//! (what the service level and the replay's waits count) as
 //!
-//! `wait_trace = min(w, E) + max(0, w − E) · speed`.
+//! `queue_wait_trace = max(0, w − E) · speed`.
 //!
 //! `E` is the digit delay (2 s) for callers who press a menu key (the daemon stops the
-//! prompt at the key, RFC 4733 barge-in), otherwise the menu prompt plus the menu timeout
+//! prompt at the key: barge-in), otherwise the menu prompt plus the menu timeout
 //! (computed from the dial plan and the prompt files, or `--entry-ms`).
 
 use std::time::Duration;
@@ -38,10 +39,9 @@ impl EntryClock {
         at_real_speed + patience.saturating_sub(self.entry).div_f64(self.speed)
     }
 
-    /// Trace time of a `wait` measured in real time from the caller's ACK.
-    pub fn wait_trace(&self, wait: Duration) -> Duration {
-        let at_real_speed = wait.min(self.entry);
-        at_real_speed + wait.saturating_sub(self.entry).mul_f64(self.speed)
+    /// Trace time in the queue of a `wait` measured in real time from the caller's ACK.
+    pub fn queue_wait_trace(&self, wait: Duration) -> Duration {
+        wait.saturating_sub(self.entry).mul_f64(self.speed)
     }
 }
 
@@ -64,11 +64,12 @@ mod tests {
     }
 
     #[test]
-    fn wait_trace_inverts_patience_real() {
+    fn a_wait_as_long_as_the_patience_is_the_patience_after_the_entry() {
         let clock = EntryClock { entry: ENTRY, speed: 4.0 };
         for trace_s in [0, 5, 18, 19, 100, 3600] {
             let trace = Duration::from_secs(trace_s);
-            assert_eq!(clock.wait_trace(clock.patience_real(trace)), trace, "{trace_s} s");
+            let queue = trace.saturating_sub(ENTRY);
+            assert_eq!(clock.queue_wait_trace(clock.patience_real(trace)), queue, "{trace_s} s");
         }
     }
 

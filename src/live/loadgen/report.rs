@@ -47,8 +47,8 @@ pub struct LoadgenReport {
     pub invite_to_ok_us: Histogram<u64>,
     /// Caller's ACK to the offer reaching an agent phone, microseconds.
     pub wait_to_agent_us: Histogram<u64>,
-    /// Answered-or-abandoned calls answered within the service-level target (wait in
-    /// trace time, see [`super::patience`]).
+    /// Answered-or-abandoned calls answered within the service-level target (the wait in
+    /// the queue in trace time, estimated as in [`super::patience`]).
     pub service_level: Option<f64>,
     /// Offers attributed to their caller by the INVITE's `X-Veertien-Reference`.
     pub offers_attributed: u64,
