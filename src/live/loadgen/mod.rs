@@ -65,7 +65,7 @@ const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 const INBOUND_QUEUE_BOUND: usize = 4096;
 /// Largest datagram a phone reads.
 const READ_BUFFER_BYTES: usize = 65_535;
-/// Talk time of an offer that reached an agent after its caller was gone (a race).
+/// Talk time of an offer whose caller is unknown or gone (a race with the caller's BYE).
 const FALLBACK_TALK: Duration = Duration::from_millis(100);
 /// Failure reasons kept for the report.
 const MAX_FAILURE_REASONS: usize = 10;
@@ -125,8 +125,9 @@ pub struct LoadgenOptions {
     /// phone; larger is like silence suppression and lowers the load.
     pub rtp_interval: Duration,
     /// Real time the daemon's entry takes for a caller who presses no key (menu prompt
-    /// plus menu timeout, see [`entry_without_key`]); callers who press a key spend
-    /// [`MENU_KEY_DELAY`] there. Patience within the entry is not sped up.
+    /// plus menu timeout, see [`entry_without_key`]); callers who press a key leave it
+    /// with their key, after [`MENU_KEY_DELAY`] (at most this). Patience within the
+    /// entry is not sped up.
     pub entry_without_key: Duration,
     /// Called once a second with the progress.
     pub progress: Option<ProgressCallback>,
@@ -456,7 +457,7 @@ impl Loadgen {
         let rtp_port = self.rtp.open(StreamOwner::Caller(index), addr.ip(), now).map_err(LoadgenError::Bind)?;
         self.rtp_port_by_sip_addr.insert(addr, rtp_port);
         let socket_reader = self.spawn_reader(addr);
-        let entry = if call.menu_digit.is_some() { MENU_KEY_DELAY } else { self.entry_without_key };
+        let entry = if call.menu_digit.is_some() { MENU_KEY_DELAY.min(self.entry_without_key) } else { self.entry_without_key };
         let entry_clock = EntryClock { entry, speed: self.speed };
         let mut phone = CallerPhone::new(index, addr, self.target, number, &call.caller);
         phone.start(now, entry_clock.patience_real(Duration::from_millis(call.patience_ms)), &mut self.outbox);
