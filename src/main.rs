@@ -100,6 +100,18 @@ enum Command {
         /// Agents' ring time before answering, in milliseconds of real time.
         #[arg(long, default_value_t = 1000)]
         agent_ring_ms: u64,
+        /// Each phone sends a 20 ms RTP packet this often: 20 is a real phone, larger is
+        /// like silence suppression and lowers the load.
+        #[arg(long, default_value_t = 20)]
+        rtp_interval_ms: u64,
+        /// Real time the daemon's entry takes for callers who press no key; their patience
+        /// runs at real speed for this long, sped up after it. Default: the tenant's menu
+        /// prompt plus menu timeout (0 without a menu). Callers who press a key: 2 s.
+        #[arg(long)]
+        entry_ms: Option<u64>,
+        /// Prompt directory (the menu prompt's length for the default --entry-ms).
+        #[arg(long, default_value = "config/prompts/nl")]
+        prompts: PathBuf,
     },
     /// Run the daemon with simulated agents and callers for a while, printing a summary
     /// every second: a first look at veertien. The dial plans are made always open.
@@ -120,8 +132,31 @@ fn main() -> ExitCode {
         Command::Run { config } => run(config),
         Command::Check { config } => return check(config),
         Command::Trace { profile, from, to, seed } => trace(profile, from, to, seed),
-        Command::Loadgen { trace, target, speed, max_calls, max_duration_s, agents, dialplans, agent_ring_ms } => {
-            let options = LoadgenCli { target, speed, max_calls, max_duration_s, agents, dialplans, agent_ring_ms };
+        Command::Loadgen {
+            trace,
+            target,
+            speed,
+            max_calls,
+            max_duration_s,
+            agents,
+            dialplans,
+            agent_ring_ms,
+            rtp_interval_ms,
+            entry_ms,
+            prompts,
+        } => {
+            let options = LoadgenCli {
+                target,
+                speed,
+                max_calls,
+                max_duration_s,
+                agents,
+                dialplans,
+                agent_ring_ms,
+                rtp_interval_ms,
+                entry_ms,
+                prompts,
+            };
             return match loadgen(trace, options) {
                 Ok(code) => code,
                 Err(error) => {
@@ -249,6 +284,9 @@ struct LoadgenCli {
     agents: Option<usize>,
     dialplans: PathBuf,
     agent_ring_ms: u64,
+    rtp_interval_ms: u64,
+    entry_ms: Option<u64>,
+    prompts: PathBuf,
 }
 
 /// Runs the load generator; fails (exit 1) when any call failed.
@@ -266,6 +304,16 @@ fn loadgen(trace_path: PathBuf, cli: LoadgenCli) -> anyhow::Result<ExitCode> {
     options.max_calls = cli.max_calls;
     options.max_duration = std::time::Duration::from_secs(cli.max_duration_s);
     options.agent_ring = std::time::Duration::from_millis(cli.agent_ring_ms);
+    options.rtp_interval = std::time::Duration::from_millis(cli.rtp_interval_ms.max(1));
+    options.entry_without_key = match cli.entry_ms {
+        Some(ms) => std::time::Duration::from_millis(ms),
+        None => {
+            let tenant = plan.tenant(&veertien::dialplan::TenantId::new(&options.header.tenant));
+            let prompts = prompt_durations(&cli.prompts)?;
+            live::loadgen::entry_without_key(tenant.and_then(|t| t.menu.as_ref()), |name| prompts.by_name.get(name).copied())
+        }
+    };
+    eprintln!("entry for callers without a key: {:.1} s (real time)", options.entry_without_key.as_secs_f64());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the tokio runtime")?;
     let report = runtime.block_on(run_loadgen(options))?;
     println!("{report}");

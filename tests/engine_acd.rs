@@ -175,6 +175,23 @@ fn caller_is_queued_and_bridged_to_the_registered_agent() {
 }
 
 #[test]
+fn callers_200_ok_carries_the_reference_the_agents_invite_carries() {
+    let mut world = World::new(config(0));
+    let (invite, _) = call_until_agent_rings(&mut world);
+    let header = HeaderName::from_bytes(b"X-Veertien-Reference");
+    let invite_ok = world
+        .responses()
+        .into_iter()
+        .find(|r| r.status == 200 && r.cseq().is_ok_and(|cseq| cseq.method == Method::Invite))
+        .expect("the caller's 200 OK")
+        .clone();
+    let in_ok = invite_ok.headers.get_str(&header).expect("reference header on the caller's 200 OK").to_string();
+    let in_offer = invite.headers.get_str(&header).expect("reference header on the agent's INVITE");
+    assert!(veertien::acd::reference::ReferenceNumber::is_valid(&in_ok), "check digit holds: {in_ok}");
+    assert_eq!(in_ok, in_offer, "one reference per call, the same on both legs");
+}
+
+#[test]
 fn agent_hanging_up_ends_the_callers_leg() {
     let mut world = World::new(config(0));
     let (invite, _) = call_until_agent_rings(&mut world);

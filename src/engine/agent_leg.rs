@@ -102,7 +102,7 @@ impl Engine {
         invite.headers.push(HeaderName::CallId, format!("{}@veertien", self.tags.token(20)));
         invite.headers.push(HeaderName::CSeq, "1 INVITE");
         invite.headers.push(HeaderName::Contact, format!("<sip:veertien@{advertised}>"));
-        invite.headers.push(HeaderName::Other(Bytes::from_static(b"X-Veertien-Reference")), reference.clone());
+        invite.headers.push(HeaderName::Other(Bytes::from_static(super::REFERENCE_HEADER)), reference.clone());
         invite.headers.push(HeaderName::CallInfo, format!("<{}/api/calls/{reference}>;purpose=info", self.config.http_base_url));
         invite.headers.push(HeaderName::UserAgent, self.config.user_agent.clone());
         invite.headers.push(HeaderName::ContentType, "application/sdp");

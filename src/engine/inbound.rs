@@ -2,7 +2,7 @@
 //! and the life of an inbound call from INVITE to BYE.
 
 use super::call::{Call, CallState, EndReason, Phase};
-use super::responses::ALLOWED_METHODS;
+use super::responses::{ALLOWED_METHODS, REFERENCE_HEADER};
 use super::timers::TimerKind;
 use super::media_commands::{MediaCommand, MediaFormat};
 use super::{DialogOwner, Engine, Notification, Output};
@@ -206,6 +206,9 @@ impl Engine {
         let mut ok = self.build_response(&call.invite, 200, "OK", call.dialog.id.local_tag.as_str());
         ok.headers.push(HeaderName::Contact, call.dialog.local_contact.to_string());
         ok.headers.push(HeaderName::Allow, ALLOWED_METHODS);
+        // The upstream municipal phone system logs the reference number the caller may
+        // quote later; it is the same value the agent's INVITE carries.
+        ok.headers.push(HeaderName::Other(Bytes::from_static(REFERENCE_HEADER)), call.reference.to_string().replace(' ', ""));
         ok.headers.push(HeaderName::ContentType, "application/sdp");
         ok.body = call.local_sdp.clone();
         let invite_tx = call.invite_tx;

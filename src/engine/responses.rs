@@ -12,6 +12,10 @@ pub const ALLOWED_METHODS: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REGI
 /// Extensions we support (for Supported and the Require check, RFC 3261 §8.2.2.3).
 pub const SUPPORTED_EXTENSIONS: &[&str] = &[];
 
+/// The header naming a call's reference number (spaces dropped): on the agent's INVITE
+/// and on the caller's 200 OK, so phones and the upstream phone system can log it.
+pub const REFERENCE_HEADER: &[u8] = b"X-Veertien-Reference";
+
 impl Engine {
     /// A response to `request` with our Server header and, for non-100 responses whose
     /// To lacks a tag, `to_tag` added (RFC 3261 §8.2.6.2).

@@ -57,6 +57,40 @@ impl TelephoneEvent {
         const DIGITS: &[u8; 17] = b"0123456789*#ABCD!";
         DIGITS.get(usize::from(self.event)).map(|byte| char::from(*byte))
     }
+
+    /// The event code of a key (the inverse of [`TelephoneEvent::digit`]).
+    pub fn event_of(digit: char) -> Option<u8> {
+        const DIGITS: &[u8; 17] = b"0123456789*#ABCD!";
+        DIGITS.iter().position(|byte| char::from(*byte) == digit.to_ascii_uppercase()).map(|index| index as u8)
+    }
+
+    /// The 4-byte payload (RFC 4733 §2.3); the R bit is always zero.
+    pub fn to_payload(&self) -> [u8; 4] {
+        let [high, low] = self.duration.to_be_bytes();
+        [self.event, (u8::from(self.end) << 7) | (self.volume & 0x3f), high, low]
+    }
+}
+
+/// The payloads of one key press of `length` in packets every `packet_interval`, as a
+/// sender writes them (RFC 4733 §2.5): updates with a growing duration, then the same
+/// end packet three times. All share the RTP timestamp of the press's start; the first
+/// carries the marker bit. `None` for a key that is not DTMF.
+pub fn key_press_payloads(digit: char, length: Duration, packet_interval: Duration) -> Option<Vec<[u8; 4]>> {
+    const END_REPEATS: usize = 3;
+    const VOLUME_DBM0: u8 = 10;
+    let event = TelephoneEvent::event_of(digit)?;
+    let units_per_packet = packet_interval.as_micros() as u64 * u64::from(EVENT_CLOCK_RATE_HZ) / 1_000_000;
+    let updates = (length.as_micros() / packet_interval.as_micros().max(1)).max(1) as u64;
+    let mut payloads: Vec<[u8; 4]> = (1..=updates)
+        .map(|step| {
+            let duration = (step * units_per_packet).min(u64::from(u16::MAX)) as u16;
+            TelephoneEvent { event, end: false, volume: VOLUME_DBM0, duration }.to_payload()
+        })
+        .collect();
+    let total = (updates * units_per_packet).min(u64::from(u16::MAX)) as u16;
+    let end = TelephoneEvent { event, end: true, volume: VOLUME_DBM0, duration: total }.to_payload();
+    payloads.extend(std::iter::repeat_n(end, END_REPEATS));
+    Some(payloads)
 }
 
 /// A press seen but not yet reported.
@@ -298,5 +332,30 @@ mod tests {
             TelephoneEvent::parse(&[4, 0x8a, 0x03, 0x20]),
             Some(TelephoneEvent { event: 4, end: true, volume: 10, duration: 800 })
         );
+    }
+
+    #[test]
+    fn encoded_key_press_is_detected_once_with_its_digit_and_length() {
+        for digit in ['0', '5', '9', '*', '#', 'A'] {
+            let payloads = key_press_payloads(digit, Duration::from_millis(100), Duration::from_millis(20)).expect("a DTMF key");
+            assert_eq!(payloads.len(), 5 + 3, "five updates, three end packets");
+            let packets: Vec<Vec<u8>> = payloads
+                .iter()
+                .map(|payload| {
+                    let mut buf = Vec::new();
+                    let header = RtpHeader { marker: false, payload_type: TE_PT, sequence: 0, timestamp: 8000, ssrc: SSRC };
+                    write_rtp(&mut buf, &header, payload);
+                    buf
+                })
+                .collect();
+            let mut detector = DtmfDetector::new(TE_PT);
+            let events = feed(&mut detector, 0, &packets);
+            assert_eq!(events, vec![DtmfEvent { digit, duration_ms: 100 }], "key {digit}");
+        }
+    }
+
+    #[test]
+    fn a_key_that_is_not_dtmf_has_no_payloads() {
+        assert_eq!(key_press_payloads('x', Duration::from_millis(100), Duration::from_millis(20)), None);
     }
 }

@@ -1,37 +1,60 @@
 //! `veertien loadgen`: plays a trace against a running daemon over real UDP on loopback,
 //! with the simulated phones of [`crate::sim::phones`] (the same SIP logic the replay
-//! uses) and measures what callers experience.
+//! uses), real RTP, and measures what callers experience.
 //!
-//! Each agent phone and each call gets its own UDP socket, so every Via and Contact names
-//! the socket its responses and requests must reach. Arrivals, patience and talk time come
-//! from the trace, divided by the speed-up; the agents' ring time is real time.
+//! Each agent phone and each call gets its own UDP socket for SIP, so every Via and
+//! Contact names the socket its responses and requests must reach, and each caller and
+//! each answered agent leg its own RTP socket ([`rtp_streams`]): G.711 silence every
+//! `rtp_interval` to the address in the daemon's SDP, as real phones do, so the daemon's
+//! RTP inactivity timeout never hangs up a waiting caller. A caller whose trace line has
+//! a menu key presses it (RFC 4733 telephone-event) [`MENU_KEY_DELAY`] after its ACK, in
+//! real time because the daemon's menu runs in real time (the replay presses 2 s into the
+//! menu too); callers without a key let the menu time out.
 //!
-//! Over the wire a caller cannot see which agent it was bridged to, so an offer reaching
-//! an agent phone is attributed to the caller that has waited longest (answered, not yet
-//! offered). With one first-in-first-out queue per run (the shipped tenants route every
-//! caller who presses no key to one queue) this is exactly the daemon's choice; it gives
-//! the "wait to agent" latency and tells the agent phone how long to talk.
+//! Arrivals and talk time come from the trace divided by the speed-up; patience is split
+//! into the daemon's entry, at real speed, and the rest, sped up ([`patience`]). The
+//! agents' ring time is real time.
+//!
+//! Each offer reaching an agent phone is attributed to its caller by the INVITE's
+//! `X-Veertien-Reference`, which the caller learned from the same header on its 200 OK:
+//! it gives the "wait to agent" latency and tells the agent phone how long to talk.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
-use std::fmt;
+mod patience;
+mod report;
+mod rtp_streams;
+mod sdp_media;
+mod timer_queue;
+
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use hdrhistogram::Histogram;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::LiveClock;
 use crate::core::time::Instant;
-use crate::dialplan::{DialPlan, TenantId};
+use crate::dialplan::{DialPlan, Menu, TenantId};
+use crate::engine::REFERENCE_HEADER;
 use crate::sim::phones::{AgentPhone, CallerEnd, CallerPhone, CallerState, PhoneOutbox, PhoneTimer};
 use crate::sim::trace::{TraceCall, TraceHeader};
 use crate::sip::msg::{self, HeaderName, Message, Method};
 
+pub use patience::EntryClock;
+pub use report::{LoadgenProgress, LoadgenReport};
+use report::{empty_report, record};
+use rtp_streams::{RtpStreams, StreamOwner};
+use sdp_media::RemoteMedia;
+use timer_queue::TimerQueue;
+
+/// When a caller presses its menu key: real time after its ACK (the daemon starts the
+/// menu prompt at once and takes the key as barge-in), as the replay does.
+pub const MENU_KEY_DELAY: Duration = Duration::from_secs(2);
+/// Default interval of each stream's RTP packets: a real phone's 20 ms.
+pub const DEFAULT_RTP_INTERVAL: Duration = Duration::from_millis(20);
 /// How long the agents may take to register before the calls start.
 const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(10);
 /// After the last call, how long agent phones may take to finish their BYEs.
@@ -42,7 +65,7 @@ const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 const INBOUND_QUEUE_BOUND: usize = 4096;
 /// Largest datagram a phone reads.
 const READ_BUFFER_BYTES: usize = 65_535;
-/// Talk time of an offer that reached an agent after its caller was gone (a race).
+/// Talk time of an offer whose caller is unknown or gone (a race with the caller's BYE).
 const FALLBACK_TALK: Duration = Duration::from_millis(100);
 /// Failure reasons kept for the report.
 const MAX_FAILURE_REASONS: usize = 10;
@@ -75,28 +98,6 @@ impl AgentLogin {
     }
 }
 
-/// Progress so far, passed to [`LoadgenOptions::progress`] once a second.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LoadgenProgress {
-    /// Real time since the first call could start.
-    pub elapsed: Duration,
-    /// Calls placed so far.
-    pub placed: u64,
-    /// Calls in progress.
-    pub active: u64,
-    /// Calls in progress not (yet) with an agent.
-    pub waiting: u64,
-    /// Calls an agent answered.
-    pub answered: u64,
-    /// Calls the caller gave up on, as the trace intended.
-    pub abandoned: u64,
-    /// Calls that failed.
-    pub failed: u64,
-    /// Share of answered-or-abandoned calls answered within the service-level target
-    /// (trace time); `None` before the first such call.
-    pub service_level: Option<f64>,
-}
-
 /// Called with progress once a second.
 pub type ProgressCallback = Box<dyn FnMut(&LoadgenProgress) + Send>;
 
@@ -120,12 +121,21 @@ pub struct LoadgenOptions {
     pub agent_ring: Duration,
     /// Service-level target in trace time (25 s for Dutch municipalities).
     pub service_level_target: Duration,
+    /// How often each caller and agent leg sends a 20 ms RTP packet: 20 ms is a real
+    /// phone; larger is like silence suppression and lowers the load.
+    pub rtp_interval: Duration,
+    /// Real time the daemon's entry takes for a caller who presses no key (menu prompt
+    /// plus menu timeout, see [`entry_without_key`]); callers who press a key leave it
+    /// with their key, after [`MENU_KEY_DELAY`] (at most this). Patience within the
+    /// entry is not sped up.
+    pub entry_without_key: Duration,
     /// Called once a second with the progress.
     pub progress: Option<ProgressCallback>,
 }
 
 impl LoadgenOptions {
-    /// Options with the defaults: speed 1, all calls, 10 minutes, 1 s ring, 25 s target.
+    /// Options with the defaults: speed 1, all calls, 10 minutes, 1 s ring, 25 s target,
+    /// RTP every 20 ms, no entry for callers without a key.
     pub fn new(header: TraceHeader, calls: Vec<TraceCall>, target: SocketAddr, agents: Vec<AgentLogin>) -> Self {
         LoadgenOptions {
             header,
@@ -137,9 +147,20 @@ impl LoadgenOptions {
             max_duration: Duration::from_secs(600),
             agent_ring: Duration::from_secs(1),
             service_level_target: Duration::from_secs(25),
+            rtp_interval: DEFAULT_RTP_INTERVAL,
+            entry_without_key: Duration::ZERO,
             progress: None,
         }
     }
+}
+
+/// Real time a tenant's entry takes for a caller who presses no key: the menu prompt
+/// (`prompt_duration` of its name, zero when unknown) plus the menu timeout; zero for a
+/// tenant without a menu (the caller is queued at once).
+pub fn entry_without_key(menu: Option<&Menu>, prompt_duration: impl Fn(&str) -> Option<Duration>) -> Duration {
+    menu.map_or(Duration::ZERO, |menu| {
+        prompt_duration(&menu.prompt).unwrap_or_default() + Duration::from_secs(u64::from(menu.timeout_s))
+    })
 }
 
 /// Why a load-generator run could not start.
@@ -165,69 +186,6 @@ pub enum LoadgenError {
     Registration { registered: usize, wanted: usize, timeout_s: u64 },
 }
 
-/// The result of a run.
-#[derive(Debug, Clone)]
-pub struct LoadgenReport {
-    /// Calls placed.
-    pub placed: u64,
-    /// Calls an agent answered.
-    pub answered: u64,
-    /// Calls the caller gave up on after its patience, as the trace intended.
-    pub abandoned: u64,
-    /// Calls that ended in a SIP error or timeout the trace did not intend, or were still
-    /// going when the time bound ended the run.
-    pub failed: u64,
-    /// The first reasons of failed calls.
-    pub failure_reasons: Vec<String>,
-    /// First INVITE sent to the first 100 Trying, microseconds.
-    pub invite_to_trying_us: Histogram<u64>,
-    /// First INVITE sent to the first 2xx, microseconds.
-    pub invite_to_ok_us: Histogram<u64>,
-    /// Caller's ACK to the offer reaching an agent phone, microseconds.
-    pub wait_to_agent_us: Histogram<u64>,
-    /// Answered-or-abandoned calls answered within the service-level target.
-    pub service_level: Option<f64>,
-    /// Real time from the first possible call to the end.
-    pub elapsed: Duration,
-    /// True when the time bound stopped the run before every call ended.
-    pub stopped_by_time_bound: bool,
-}
-
-impl fmt::Display for LoadgenReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "calls placed {}  answered {}  abandoned {}  failed {}", self.placed, self.answered, self.abandoned, self.failed)?;
-        match self.service_level {
-            Some(level) => writeln!(f, "service level {:.1} %", level * 100.0)?,
-            None => writeln!(f, "service level -")?,
-        }
-        writeln!(f, "{:<22} {:>7} {:>9} {:>9} {:>9} {:>9}", "latency (ms)", "count", "p50", "p90", "p99", "max")?;
-        for (name, histogram) in [
-            ("INVITE -> 100", &self.invite_to_trying_us),
-            ("INVITE -> 200", &self.invite_to_ok_us),
-            ("wait to agent", &self.wait_to_agent_us),
-        ] {
-            let ms = |quantile: f64| histogram.value_at_quantile(quantile) as f64 / 1000.0;
-            writeln!(
-                f,
-                "{name:<22} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
-                histogram.len(),
-                ms(0.5),
-                ms(0.9),
-                ms(0.99),
-                histogram.max() as f64 / 1000.0
-            )?;
-        }
-        write!(f, "elapsed {:.1} s", self.elapsed.as_secs_f64())?;
-        if self.stopped_by_time_bound {
-            write!(f, " (stopped by the time bound)")?;
-        }
-        for reason in &self.failure_reasons {
-            write!(f, "\nfailed: {reason}")?;
-        }
-        Ok(())
-    }
-}
-
 /// A call in progress and what was measured of it.
 struct ActiveCall {
     phone: CallerPhone,
@@ -236,9 +194,14 @@ struct ActiveCall {
     ack_at: Option<Instant>,
     trying_seen: bool,
     ok_seen: bool,
-    offered: bool,
     talk: Duration,
-    wait_trace: Option<Duration>,
+    /// Time in the queue until the first offer, in trace time (see [`patience`]).
+    queue_wait: Option<Duration>,
+    /// Real time of the daemon's entry for this caller, and the speed-up after it.
+    entry_clock: EntryClock,
+    menu_digit: Option<char>,
+    /// RTP packets this caller received, counted when its stream closed.
+    rtp_received: u64,
 }
 
 /// What an agent phone is doing, as far as the load generator tracks it.
@@ -246,35 +209,8 @@ struct ActiveCall {
 struct AgentTrack {
     offer_call_id: Option<Bytes>,
     caller: Option<u32>,
-}
-
-/// Timers of all phones in time order.
-#[derive(Default)]
-struct TimerQueue {
-    heap: BinaryHeap<Reverse<(Instant, u64)>>,
-    timers: HashMap<u64, PhoneTimer>,
-    next_seq: u64,
-}
-
-impl TimerQueue {
-    fn push(&mut self, at: Instant, timer: PhoneTimer) {
-        self.heap.push(Reverse((at, self.next_seq)));
-        self.timers.insert(self.next_seq, timer);
-        self.next_seq += 1;
-    }
-
-    fn next_due(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse((at, _))| *at)
-    }
-
-    fn pop_due(&mut self, now: Instant) -> Option<PhoneTimer> {
-        let Reverse((at, seq)) = *self.heap.peek()?;
-        if at > now {
-            return None;
-        }
-        self.heap.pop();
-        self.timers.remove(&seq)
-    }
+    /// The daemon's media for the current offer.
+    remote: Option<RemoteMedia>,
 }
 
 struct Loadgen {
@@ -293,6 +229,13 @@ struct Loadgen {
     call_by_addr: HashMap<SocketAddr, u32>,
     timers: TimerQueue,
     outbox: PhoneOutbox,
+    rtp: RtpStreams,
+    /// The RTP port each phone's SDP names, by the phone's SIP address.
+    rtp_port_by_sip_addr: HashMap<SocketAddr, u16>,
+    /// Every reference a caller of this run learned from its 200 OK (kept after the call
+    /// ends, to tell an offer for a caller who left from an unknown reference).
+    call_by_reference: HashMap<String, u32>,
+    entry_without_key: Duration,
     report: LoadgenReport,
     within_target: u64,
 }
@@ -327,29 +270,16 @@ pub async fn run_loadgen(mut options: LoadgenOptions) -> Result<LoadgenReport, L
         call_by_addr: HashMap::new(),
         timers: TimerQueue::default(),
         outbox: PhoneOutbox::default(),
+        rtp: RtpStreams::new(options.rtp_interval),
+        rtp_port_by_sip_addr: HashMap::new(),
+        call_by_reference: HashMap::new(),
+        entry_without_key: options.entry_without_key,
         report: empty_report(),
         within_target: 0,
     };
     let result = loadgen.run(&mut options, &mut inbound).await;
     loadgen.close();
     result
-}
-
-fn empty_report() -> LoadgenReport {
-    let histogram = || Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("static histogram bounds are valid");
-    LoadgenReport {
-        placed: 0,
-        answered: 0,
-        abandoned: 0,
-        failed: 0,
-        failure_reasons: Vec::new(),
-        invite_to_trying_us: histogram(),
-        invite_to_ok_us: histogram(),
-        wait_to_agent_us: histogram(),
-        service_level: None,
-        elapsed: Duration::ZERO,
-        stopped_by_time_bound: false,
-    }
 }
 
 impl Loadgen {
@@ -391,7 +321,7 @@ impl Loadgen {
             }
             let arrival = (next_call < limit)
                 .then(|| zero + self.scale(Duration::from_millis(options.calls[next_call].arrival_offset_ms)));
-            let mut wake = [arrival, self.timers.next_due(), Some(deadline)].into_iter().flatten().min().unwrap_or(deadline);
+            let mut wake = [arrival, Some(self.next_wake(deadline))].into_iter().flatten().min().unwrap_or(deadline);
             if options.progress.is_some() {
                 wake = wake.min(next_progress);
             }
@@ -402,19 +332,33 @@ impl Loadgen {
             if let Some(call) = self.calls.remove(&index) {
                 call.socket_reader.abort();
                 self.call_by_addr.remove(&call.phone.addr());
+                self.rtp.close(StreamOwner::Caller(index));
                 self.fail(index, "still going when the time bound ended the run".to_string());
             }
         }
         self.settle(inbound).await;
+        for agent in 0..self.agents.len() {
+            self.rtp.close(StreamOwner::Agent(agent));
+        }
         let now = self.clock.now().mono;
         self.report.elapsed = now.saturating_duration_since(zero);
         self.report.service_level = self.service_level();
+        let rtp = self.rtp.counters();
+        self.report.rtp_sent = rtp.sent;
+        self.report.rtp_received_by_callers = rtp.received_by_callers;
+        self.report.rtp_received_by_agents = rtp.received_by_agents;
+        self.report.key_presses = rtp.key_presses;
         Ok(self.report.clone())
     }
 
     /// Trace time to real time.
     fn scale(&self, trace: Duration) -> Duration {
         trace.div_f64(self.speed)
+    }
+
+    /// The next phone timer or RTP send, at the latest `deadline`.
+    fn next_wake(&self, deadline: Instant) -> Instant {
+        [self.timers.next_due(), self.rtp.next_due()].into_iter().flatten().fold(deadline, Instant::min)
     }
 
     async fn register_agents(
@@ -451,7 +395,7 @@ impl Loadgen {
                 });
             }
             self.fire_timers().await;
-            let wake = self.timers.next_due().map_or(deadline, |due| due.min(deadline));
+            let wake = self.next_wake(deadline);
             self.wait_for(wake, inbound).await;
         }
     }
@@ -465,7 +409,7 @@ impl Loadgen {
                 return;
             }
             self.fire_timers().await;
-            let wake = self.timers.next_due().map_or(deadline, |due| due.min(deadline));
+            let wake = self.next_wake(deadline);
             self.wait_for(wake, inbound).await;
         }
     }
@@ -509,10 +453,14 @@ impl Loadgen {
 
     async fn place_call(&mut self, index: u32, number: &str, call: &TraceCall) -> Result<(), LoadgenError> {
         let addr = self.bind_phone_socket().await?;
-        let socket_reader = self.spawn_reader(addr);
         let now = self.clock.now().mono;
+        let rtp_port = self.rtp.open(StreamOwner::Caller(index), addr.ip(), now).map_err(LoadgenError::Bind)?;
+        self.rtp_port_by_sip_addr.insert(addr, rtp_port);
+        let socket_reader = self.spawn_reader(addr);
+        let entry = if call.menu_digit.is_some() { MENU_KEY_DELAY.min(self.entry_without_key) } else { self.entry_without_key };
+        let entry_clock = EntryClock { entry, speed: self.speed };
         let mut phone = CallerPhone::new(index, addr, self.target, number, &call.caller);
-        phone.start(now, self.scale(Duration::from_millis(call.patience_ms)), &mut self.outbox);
+        phone.start(now, entry_clock.patience_real(Duration::from_millis(call.patience_ms)), &mut self.outbox);
         self.calls.insert(
             index,
             ActiveCall {
@@ -522,9 +470,11 @@ impl Loadgen {
                 ack_at: None,
                 trying_seen: false,
                 ok_seen: false,
-                offered: false,
                 talk: self.scale(Duration::from_millis(call.talk_ms)),
-                wait_trace: None,
+                queue_wait: None,
+                entry_clock,
+                menu_digit: call.menu_digit,
+                rtp_received: 0,
             },
         );
         self.call_by_addr.insert(addr, index);
@@ -559,6 +509,18 @@ impl Loadgen {
                     // The phone ACKs this 2xx right away: the wait for an agent starts now.
                     call.ack_at = Some(now);
                     record(&mut self.report.invite_to_ok_us, elapsed_us);
+                    if let Some(reference) = response.headers.get_str(&HeaderName::from_bytes(REFERENCE_HEADER)) {
+                        self.call_by_reference.insert(reference.to_string(), index);
+                    }
+                    let owner = StreamOwner::Caller(index);
+                    if let Some(remote) = sdp_media::remote_media(&response.body) {
+                        self.rtp.set_remote(owner, remote, now);
+                    }
+                    if let Some(digit) = call.menu_digit {
+                        if !self.rtp.press_key(owner, digit, now + MENU_KEY_DELAY) {
+                            self.report.key_presses_impossible += 1;
+                        }
+                    }
                 }
                 call.phone.on_response(now, response, &mut self.outbox);
             }
@@ -569,9 +531,13 @@ impl Loadgen {
 
     fn deliver_to_agent(&mut self, now: Instant, agent: usize, message: Message) {
         let before = self.agents[agent].counters();
-        let offer_call_id = match &message {
-            Message::Request(request) if request.method == Method::Invite => request.headers.get(&HeaderName::CallId).cloned(),
-            _ => None,
+        let (offer_call_id, offer_reference, offer_media) = match &message {
+            Message::Request(request) if request.method == Method::Invite => (
+                request.headers.get(&HeaderName::CallId).cloned(),
+                request.headers.get_str(&HeaderName::from_bytes(REFERENCE_HEADER)).map(str::to_string),
+                sdp_media::remote_media(&request.body),
+            ),
+            _ => (None, None, None),
         };
         match message {
             Message::Request(request) => self.agents[agent].on_request(now, request, &mut self.outbox),
@@ -580,47 +546,52 @@ impl Loadgen {
         let after = self.agents[agent].counters();
         if after.cancelled > before.cancelled {
             // The offer ended unanswered: its caller (if still waiting) waits for the next.
-            if let Some(index) = self.agent_tracks[agent].caller.take() {
-                if let Some(call) = self.calls.get_mut(&index) {
-                    call.offered = false;
-                }
-            }
-            self.agent_tracks[agent].offer_call_id = None;
+            self.agent_tracks[agent] = AgentTrack::default();
         }
         let new_offer = offer_call_id.is_some()
             && offer_call_id != self.agent_tracks[agent].offer_call_id
             && after.busy == before.busy;
         if new_offer {
             self.agent_tracks[agent].offer_call_id = offer_call_id;
-            self.attribute_offer(now, agent);
+            self.agent_tracks[agent].remote = offer_media;
+            self.attribute_offer(now, agent, offer_reference.as_deref());
         }
         self.after_agent_step(now, agent, before.answered);
     }
 
-    /// Gives the new offer at `agent` to the caller who has waited longest.
-    fn attribute_offer(&mut self, now: Instant, agent: usize) {
-        let longest_waiting = self
-            .calls
-            .iter()
-            .filter(|(_, call)| !call.offered && call.ack_at.is_some() && call.phone.state() == CallerState::Up)
-            .map(|(index, _)| *index)
-            .min();
-        self.agent_tracks[agent].caller = longest_waiting;
-        let Some(call) = longest_waiting.and_then(|index| self.calls.get_mut(&index)) else { return };
-        call.offered = true;
-        if call.wait_trace.is_none() {
+    /// Gives the new offer at `agent` to the caller whose reference it carries.
+    fn attribute_offer(&mut self, now: Instant, agent: usize, reference: Option<&str>) {
+        self.agent_tracks[agent].caller = None;
+        let Some(&index) = reference.and_then(|reference| self.call_by_reference.get(reference)) else {
+            self.report.offers_unknown_reference += 1;
+            tracing::warn!(agent, "offer with a reference no caller of this run was given");
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&index).filter(|call| call.phone.state() == CallerState::Up) else {
+            self.report.offers_caller_gone += 1;
+            return;
+        };
+        self.report.offers_attributed += 1;
+        self.agent_tracks[agent].caller = Some(index);
+        if call.queue_wait.is_none() {
             let wait = now.saturating_duration_since(call.ack_at.unwrap_or(now));
             record(&mut self.report.wait_to_agent_us, wait.as_micros() as u64);
-            call.wait_trace = Some(wait.mul_f64(self.speed));
+            call.queue_wait = Some(call.entry_clock.queue_wait_trace(wait));
         }
     }
 
     /// When the agent phone has just answered, its caller is connected and the agent
     /// talks for the caller's talk time.
+    /// An agent leg's RTP runs from the phone's answer until the call ends (BYE either way).
     fn after_agent_step(&mut self, now: Instant, agent: usize, answered_before: u64) {
+        let owner = StreamOwner::Agent(agent);
+        if self.rtp.is_open(owner) && !self.agents[agent].in_call() {
+            self.rtp.close(owner);
+        }
         if self.agents[agent].counters().answered <= answered_before {
             return;
         }
+        self.open_agent_rtp(now, agent);
         let caller = self.agent_tracks[agent].caller.and_then(|index| self.calls.get_mut(&index));
         let talk = match caller {
             Some(call) => {
@@ -630,6 +601,22 @@ impl Loadgen {
             None => FALLBACK_TALK,
         };
         self.agents[agent].on_bridged(now, talk, &mut self.outbox);
+    }
+
+    /// Binds the RTP socket of the leg `agent` just answered (its 200 OK, still in the
+    /// outbox, gets the port) and sends to the daemon's address from the offer.
+    fn open_agent_rtp(&mut self, now: Instant, agent: usize) {
+        let owner = StreamOwner::Agent(agent);
+        let addr = self.agents[agent].addr();
+        match self.rtp.open(owner, addr.ip(), now) {
+            Ok(port) => {
+                self.rtp_port_by_sip_addr.insert(addr, port);
+                if let Some(remote) = self.agent_tracks[agent].remote {
+                    self.rtp.set_remote(owner, remote, now);
+                }
+            }
+            Err(error) => tracing::warn!(%error, agent, "cannot bind an agent leg's RTP socket"),
+        }
     }
 
     async fn fire_timers(&mut self) {
@@ -652,22 +639,33 @@ impl Loadgen {
                 }
             }
         }
+        self.rtp.poll(now);
         self.flush().await;
     }
 
     /// Counts and forgets a call that is over.
     fn after_call_step(&mut self, index: u32) {
-        let done = self.calls.get(&index).is_some_and(|call| call.phone.state() == CallerState::Done);
-        if !done {
+        let Some(call) = self.calls.get_mut(&index) else { return };
+        let state = call.phone.state();
+        let owner = StreamOwner::Caller(index);
+        if matches!(state, CallerState::HangingUp | CallerState::Done) && self.rtp.is_open(owner) {
+            // A BYE was sent or received: the phone stops sending RTP.
+            call.rtp_received += self.rtp.close(owner);
+        }
+        if state != CallerState::Done {
             return;
         }
         let Some(call) = self.calls.remove(&index) else { return };
         call.socket_reader.abort();
         self.call_by_addr.remove(&call.phone.addr());
         self.sockets.remove(&call.phone.addr());
+        self.rtp_port_by_sip_addr.remove(&call.phone.addr());
         if call.phone.was_connected() {
             self.report.answered += 1;
-            if call.wait_trace.is_some_and(|wait| wait <= self.service_level_target) {
+            if call.rtp_received > 0 {
+                self.report.answered_with_media += 1;
+            }
+            if call.queue_wait.is_some_and(|wait| wait <= self.service_level_target) {
                 self.within_target += 1;
             }
             return;
@@ -713,8 +711,13 @@ impl Loadgen {
             self.timers.push(at, timer);
         }
         let sends: Vec<(SocketAddr, Bytes)> = self.outbox.sends.drain(..).collect();
-        for (from, bytes) in sends {
+        for (from, mut bytes) in sends {
             let Some(socket) = self.sockets.get(&from) else { continue };
+            if let Some(&port) = self.rtp_port_by_sip_addr.get(&from) {
+                if sdp_media::has_audio_sdp(&bytes) {
+                    bytes = sdp_media::with_rtp_port(bytes, port);
+                }
+            }
             if let Err(error) = socket.send_to(&bytes, self.target).await {
                 tracing::debug!(%error, %from, "loadgen send failed");
             }
@@ -730,10 +733,6 @@ impl Loadgen {
             call.socket_reader.abort();
         }
     }
-}
-
-fn record(histogram: &mut Histogram<u64>, value_us: u64) {
-    histogram.saturating_record(value_us.max(1));
 }
 
 #[cfg(test)]
