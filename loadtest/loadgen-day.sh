@@ -11,6 +11,8 @@
 #   MAX_CALLS      calls to place [all calls in the trace]
 #   MAX_S          bound on real time in seconds [4200]
 #   RING_MS        the agent phones' ring time before answering [300]
+#   RTP_INTERVAL_MS  the phones' RTP packet interval; 20 is a real phone, more is like
+#                  silence suppression and lowers the load [20]
 #
 # Why the copy: the shipped Almere tenant is closed outside Mon-Fri 08-18 local time and
 # has 5 demo agents, too few for a whole day of Almere traffic (about 8 Erlang). The copy
@@ -29,6 +31,7 @@ EXTRA_AGENTS="${EXTRA_AGENTS:-10}"
 MAX_CALLS="${MAX_CALLS:-$(($(wc -l <"$TRACE") - 1))}"
 MAX_S="${MAX_S:-4200}"
 RING_MS="${RING_MS:-300}"
+RTP_INTERVAL_MS="${RTP_INTERVAL_MS:-20}"
 readonly REALM="almere.veertien"
 
 [[ -x target/release/veertien ]] || { echo "build first: cargo build --release" >&2; exit 1; }
@@ -67,6 +70,7 @@ echo "trace $TRACE at ${SPEED}x, $((5 + EXTRA_AGENTS)) agents, $MAX_CALLS calls,
 status=0
 target/release/veertien loadgen --trace "$TRACE" --target "$target" --speed "$SPEED" \
     --max-calls "$MAX_CALLS" --max-duration-s "$MAX_S" --agent-ring-ms "$RING_MS" \
+    --rtp-interval-ms "$RTP_INTERVAL_MS" \
     --dialplans "$out_dir/dialplans" | tee "$out_dir/report.txt" || status=$?
 echo "daemon warnings: $(grep -c WARN "$out_dir/daemon.stderr" || true)"
 exit "$status"
