@@ -23,6 +23,7 @@ mod timers;
 pub use call::{CallState, EndReason, Phase};
 pub use commands::{agent_state_name, parse_pause_reason, pause_reason_name, AgentView, CallView, Command, CommandError, QueueView, Reply};
 pub use responses::REFERENCE_HEADER;
+pub use routing::WELCOME_PROMPT;
 pub use routing::number_prompts;
 pub use media_commands::{MediaCommand, MediaEvent, MediaFormat, PromptRef};
 pub use stats::EngineStats;

@@ -11,8 +11,8 @@ use crate::core::ids::CallId;
 use crate::dialplan::{Destination, Entry, QueueId};
 use std::time::Duration;
 
-/// Played to welcome every caller during opening hours.
-const WELCOME_PROMPT: &str = "welcome";
+/// Played to welcome every caller during opening hours (before the menu prompt).
+pub const WELCOME_PROMPT: &str = "welcome";
 /// The longest we let a closing or overflow prompt play before hanging up anyway.
 const LEAVING_PROMPT_LIMIT: Duration = Duration::from_secs(60);
 /// Time allowed for the menu prompt itself before the menu's own timeout starts (the

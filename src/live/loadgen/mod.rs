@@ -38,7 +38,7 @@ use tokio::task::JoinHandle;
 use super::LiveClock;
 use crate::core::time::Instant;
 use crate::dialplan::{DialPlan, Menu, TenantId};
-use crate::engine::REFERENCE_HEADER;
+use crate::engine::{REFERENCE_HEADER, WELCOME_PROMPT};
 use crate::sim::phones::{AgentPhone, CallerEnd, CallerPhone, CallerState, PhoneOutbox, PhoneTimer};
 use crate::sim::trace::{TraceCall, TraceHeader};
 use crate::sip::msg::{self, HeaderName, Message, Method};
@@ -154,12 +154,14 @@ impl LoadgenOptions {
     }
 }
 
-/// Real time a tenant's entry takes for a caller who presses no key: the menu prompt
-/// (`prompt_duration` of its name, zero when unknown) plus the menu timeout; zero for a
-/// tenant without a menu (the caller is queued at once).
+/// Real time a tenant's entry takes for a caller who presses no key: the welcome and the
+/// menu prompt (`prompt_duration` of their names, zero when unknown; the menu's timeout
+/// starts when both have played) plus the menu timeout; zero for a tenant without a menu
+/// (the caller is queued at once, while the welcome plays).
 pub fn entry_without_key(menu: Option<&Menu>, prompt_duration: impl Fn(&str) -> Option<Duration>) -> Duration {
     menu.map_or(Duration::ZERO, |menu| {
-        prompt_duration(&menu.prompt).unwrap_or_default() + Duration::from_secs(u64::from(menu.timeout_s))
+        let prompts = [WELCOME_PROMPT, menu.prompt.as_str()].map(|name| prompt_duration(name).unwrap_or_default());
+        prompts.into_iter().sum::<Duration>() + Duration::from_secs(u64::from(menu.timeout_s))
     })
 }
 
@@ -333,7 +335,7 @@ impl Loadgen {
                 call.socket_reader.abort();
                 self.call_by_addr.remove(&call.phone.addr());
                 self.rtp.close(StreamOwner::Caller(index));
-                self.fail(index, "still going when the time bound ended the run".to_string());
+                self.report.unfinished += 1;
             }
         }
         self.settle(inbound).await;
@@ -779,5 +781,22 @@ mod tests {
         drop(silent);
         let result = run_loadgen(LoadgenOptions::new(header(), Vec::new(), target, vec![login()])).await;
         assert!(matches!(result, Err(LoadgenError::Registration { registered: 0, wanted: 1, .. })));
+    }
+
+    #[test]
+    fn entry_without_key_is_welcome_and_menu_prompt_then_the_timeout() {
+        let menu = Menu {
+            prompt: "menu".into(),
+            timeout_s: 5,
+            default: crate::dialplan::Destination::Queue(crate::dialplan::QueueId::new("q")),
+            options: Default::default(),
+        };
+        let durations = |name: &str| match name {
+            WELCOME_PROMPT => Some(Duration::from_millis(3_800)),
+            "menu" => Some(Duration::from_millis(13_600)),
+            _ => None,
+        };
+        assert_eq!(entry_without_key(Some(&menu), durations), Duration::from_millis(22_400));
+        assert_eq!(entry_without_key(None, durations), Duration::ZERO);
     }
 }
