@@ -18,8 +18,27 @@ pub(crate) fn is_lws(byte: u8) -> bool {
 }
 
 /// `text` without leading and trailing white space.
+///
+/// Works on bytes rather than `char`s (this runs for every header value and parameter):
+/// the trimmed bytes are ASCII, so the cut points are always on character boundaries.
 pub(crate) fn trim(text: &str) -> &str {
-    text.trim_matches(|c: char| c.is_ascii() && is_lws(c as u8))
+    let bytes = text.as_bytes();
+    let start = bytes.iter().position(|b| !is_lws(*b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !is_lws(*b)).map_or(start, |last| last + 1);
+    text.get(start..end).unwrap_or_default()
+}
+
+/// `text` split around the first `separator` byte, which must be ASCII (so both halves
+/// are valid UTF-8); the separator itself is in neither half. A plain byte scan: the
+/// texts are short header parts, where `str::split_once(char)`'s searcher costs more.
+pub(crate) fn split_once_byte(text: &str, separator: u8) -> Option<(&str, &str)> {
+    let index = text.as_bytes().iter().position(|b| *b == separator)?;
+    Some((text.get(..index)?, text.get(index + 1..)?))
+}
+
+/// The offset of the first `separator` byte (ASCII) in `text`.
+pub(crate) fn find_byte(text: &str, separator: u8) -> Option<usize> {
+    text.as_bytes().iter().position(|b| *b == separator)
 }
 
 /// `raw` as UTF-8 text, trimmed; `what` names the header in the error.
@@ -67,6 +86,41 @@ pub(crate) fn split_outside_quotes<'a>(
     }
     parts.push(text.get(start..).ok_or(TypedError::Invalid(what))?);
     Ok(parts)
+}
+
+/// The first part of `text` split at `separator` outside quoted strings and `<...>`, with
+/// the same balance check over the whole text as [`split_outside_quotes`] (so the same
+/// inputs are refused) but without collecting the other parts.
+pub(crate) fn first_outside_quotes<'a>(text: &'a str, separator: u8, what: &'static str) -> Result<&'a str, TypedError> {
+    let mut first = None;
+    for_each_outside_quotes(text, separator, what, |part| {
+        if first.is_none() {
+            first = Some(part);
+        }
+        Ok(())
+    })?;
+    first.ok_or(TypedError::Invalid(what))
+}
+
+/// Calls `each` with every part of `text` split at `separator` outside quoted strings and
+/// `<...>`, stopping at the first error. The balance check runs first, over the whole
+/// text, exactly as in [`split_outside_quotes`]; this form only avoids the `Vec`, for the
+/// parser's syntax checks, which run on every received message.
+pub(crate) fn for_each_outside_quotes<'a>(
+    text: &'a str,
+    separator: u8,
+    what: &'static str,
+    mut each: impl FnMut(&'a str) -> Result<(), TypedError>,
+) -> Result<(), TypedError> {
+    let bytes = text.as_bytes();
+    if !bytes.iter().any(|b| matches!(b, b'"' | b'<' | b'\\') || *b == separator) {
+        // Nothing to balance and nothing to split: the whole text is the one part.
+        return each(text);
+    }
+    for part in split_outside_quotes(text, separator, what)? {
+        each(part)?;
+    }
+    Ok(())
 }
 
 /// A quoted string starting at the first byte of `text` (which must be `"`): returns the
@@ -152,14 +206,14 @@ pub(crate) fn is_valid_host(host: &str) -> bool {
 /// Splits `host[:port]` where host may be an IPv6 reference. The port must fit 16 bits.
 pub(crate) fn split_host_port(text: &str, what: &'static str) -> Result<(String, Option<u16>), TypedError> {
     let (host, port_text) = if text.starts_with('[') {
-        let close = text.find(']').ok_or(TypedError::Invalid(what))?;
+        let close = find_byte(text, b']').ok_or(TypedError::Invalid(what))?;
         let (host, rest) = text.split_at(close + 1);
         match rest {
             "" => (host, None),
             _ => (host, Some(rest.strip_prefix(':').ok_or(TypedError::Invalid(what))?)),
         }
     } else {
-        match text.split_once(':') {
+        match split_once_byte(text, b':') {
             Some((host, port)) => (host, Some(port)),
             None => (text, None),
         }
@@ -180,6 +234,26 @@ fn parse_decimal_u16(digits: &str) -> Option<u16> {
         return None;
     }
     digits.parse().ok()
+}
+
+/// True when every `%` in `text` starts a valid `%XX` escape: exactly when
+/// [`unescape`] succeeds, without building the decoded bytes.
+pub(crate) fn has_valid_escapes(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            let valid = bytes.get(index + 1).and_then(|b| hex_value(*b)).is_some()
+                && bytes.get(index + 2).and_then(|b| hex_value(*b)).is_some();
+            if !valid {
+                return false;
+            }
+            index += 3;
+        } else {
+            index += 1;
+        }
+    }
+    true
 }
 
 /// Decodes `%XX` escapes (RFC 3261 §19.1.2); invalid escapes are an error.
@@ -242,6 +316,31 @@ mod tests {
         assert!(split_host_port("a:", "t").is_err());
         assert!(split_host_port("[::1", "t").is_err());
         assert!(split_host_port("bad host", "t").is_err());
+    }
+
+    #[test]
+    fn first_part_and_each_part_agree_with_split() {
+        for text in ["a, b", "\"x,y\" <sip:a,b>, c", "single", "\"open, b", "<open", "a,,b", "\"q\\\"\",z"] {
+            let split = split_outside_quotes(text, b',', "t");
+            assert_eq!(first_outside_quotes(text, b',', "t"), split.clone().map(|parts| parts[0]), "{text}");
+            let mut parts = Vec::new();
+            let each = for_each_outside_quotes(text, b',', "t", |part| {
+                parts.push(part);
+                Ok(())
+            });
+            assert_eq!(each.map(|()| parts), split, "{text}");
+        }
+        assert_eq!(split_once_byte("a:b:c", b':'), Some(("a", "b:c")));
+        assert_eq!(split_once_byte("abc", b':'), None);
+        assert_eq!(trim(" \t\u{e9} x \r\n"), "\u{e9} x");
+        assert_eq!(trim("  "), "");
+    }
+
+    #[test]
+    fn escape_check_matches_unescape() {
+        for text in ["%75se%72", "a%00b", "%G0", "%4", "%", "plain", "%zz", "a%4f%", "%%41"] {
+            assert_eq!(has_valid_escapes(text), unescape(text).is_some(), "{text}");
+        }
     }
 
     #[test]

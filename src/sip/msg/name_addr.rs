@@ -19,6 +19,13 @@ impl NameAddr {
         lex::split_outside_quotes(text, b',', WHAT)?.into_iter().map(parse_one).collect()
     }
 
+    /// Checks every value of a comma-separated list, as [`NameAddr::parse_list`] would,
+    /// without keeping them (the parser's syntax check runs on every message).
+    pub(crate) fn check_list(raw: &[u8]) -> Result<(), TypedError> {
+        let text = lex::text(raw, WHAT)?;
+        lex::for_each_outside_quotes(text, b',', WHAT, |part| parse_one(part).map(drop))
+    }
+
     /// The `tag` parameter.
     pub fn tag(&self) -> Option<&str> {
         self.param("tag").flatten()
@@ -53,7 +60,7 @@ fn parse_one(text: &str) -> Result<NameAddr, TypedError> {
         }
         return parse_angle_part(Some(display_name), rest);
     }
-    match text.find('<') {
+    match lex::find_byte(text, b'<') {
         Some(open) => {
             let (display, rest) = text.split_at(open);
             let display = lex::trim(display);
@@ -72,11 +79,11 @@ fn parse_one(text: &str) -> Result<NameAddr, TypedError> {
         None => {
             // addr-spec form: the URI cannot contain `;`, `?` or `,` here, so parameters
             // after the first `;` belong to the header (RFC 3261 §20.10).
-            let (uri_text, params_text) = match text.find(';') {
+            let (uri_text, params_text) = match lex::find_byte(text, b';') {
                 Some(semicolon) => text.split_at(semicolon),
                 None => (text, ""),
             };
-            if uri_text.contains('?') {
+            if lex::find_byte(uri_text, b'?').is_some() {
                 return Err(TypedError::Invalid(WHAT));
             }
             let uri = SipUri::parse(lex::trim(uri_text).as_bytes())?;
@@ -89,7 +96,7 @@ fn parse_one(text: &str) -> Result<NameAddr, TypedError> {
 /// `<uri> *(;param)`; `text` starts at `<`. No white space is allowed inside the brackets.
 fn parse_angle_part(display_name: Option<String>, text: &str) -> Result<NameAddr, TypedError> {
     let inner_and_rest = text.strip_prefix('<').ok_or(TypedError::Invalid(WHAT))?;
-    let (inner, rest) = inner_and_rest.split_once('>').ok_or(TypedError::Invalid(WHAT))?;
+    let (inner, rest) = lex::split_once_byte(inner_and_rest, b'>').ok_or(TypedError::Invalid(WHAT))?;
     let uri = SipUri::parse(inner.as_bytes())?;
     let params = lex::parse_params(rest, WHAT)?;
     Ok(NameAddr { display_name, uri, params })

@@ -23,7 +23,7 @@ impl SipUri {
         if text.is_empty() || !text.bytes().all(|b| b.is_ascii_graphic() && !b"<>\"".contains(&b)) {
             return Err(TypedError::Invalid(WHAT));
         }
-        let (scheme, rest) = text.split_once(':').ok_or(TypedError::Invalid(WHAT))?;
+        let (scheme, rest) = lex::split_once_byte(text, b':').ok_or(TypedError::Invalid(WHAT))?;
         let scheme_valid = scheme.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
             && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
         if !scheme_valid || rest.is_empty() {
@@ -75,20 +75,20 @@ impl SipUri {
 }
 
 fn all_allowed(text: &str, marks: &[u8]) -> bool {
-    text.bytes().all(|b| b.is_ascii_alphanumeric() || marks.contains(&b)) && lex::unescape(text).is_some()
+    text.bytes().all(|b| b.is_ascii_alphanumeric() || marks.contains(&b)) && lex::has_valid_escapes(text)
 }
 
 /// The part after `sip:` / `sips:`.
 fn parse_sip(scheme: String, rest: &str) -> Result<SipUri, TypedError> {
     // '@' may not appear unescaped anywhere but between userinfo and host.
-    let (userinfo, hostport_and_more) = match rest.split_once('@') {
+    let (userinfo, hostport_and_more) = match lex::split_once_byte(rest, b'@') {
         Some((userinfo, after)) => (Some(userinfo), after),
         None => (None, rest),
     };
     let (user, password) = match userinfo {
         None => (None, None),
         Some(userinfo) => {
-            let (user, password) = match userinfo.split_once(':') {
+            let (user, password) = match lex::split_once_byte(userinfo, b':') {
                 Some((user, password)) => (user, Some(password)),
                 None => (userinfo, None),
             };
@@ -103,17 +103,17 @@ fn parse_sip(scheme: String, rest: &str) -> Result<SipUri, TypedError> {
             (Some(user.to_string()), password.map(str::to_string))
         }
     };
-    let (before_headers, headers_text) = match hostport_and_more.split_once('?') {
+    let (before_headers, headers_text) = match lex::split_once_byte(hostport_and_more, b'?') {
         Some((before, headers)) => (before, Some(headers)),
         None => (hostport_and_more, None),
     };
-    let (hostport, params_text) = match before_headers.find(';') {
+    let (hostport, params_text) = match lex::find_byte(before_headers, b';') {
         Some(semicolon) => before_headers.split_at(semicolon),
         None => (before_headers, ""),
     };
     let (host, port) = lex::split_host_port(hostport, WHAT)?;
     let params = lex::parse_params(params_text, WHAT)?;
-    if params.iter().any(|p| lex::unescape(&p.name).is_none()) {
+    if params.iter().any(|p| !lex::has_valid_escapes(&p.name)) {
         return Err(TypedError::Invalid(WHAT));
     }
     let headers = match headers_text {

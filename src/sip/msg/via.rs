@@ -11,15 +11,19 @@ impl Via {
     /// The first value of a (possibly comma-separated) Via field.
     pub fn parse_first(raw: &[u8]) -> Result<Via, TypedError> {
         let text = lex::text(raw, WHAT)?;
-        let parts = lex::split_outside_quotes(text, b',', WHAT)?;
-        let first = parts.first().ok_or(TypedError::Invalid(WHAT))?;
-        parse_one(first)
+        parse_one(lex::first_outside_quotes(text, b',', WHAT)?)
     }
 
     /// All values of one Via field.
     pub fn parse_list(raw: &[u8]) -> Result<Vec<Via>, TypedError> {
         let text = lex::text(raw, WHAT)?;
         lex::split_outside_quotes(text, b',', WHAT)?.into_iter().map(parse_one).collect()
+    }
+
+    /// Checks every value of one Via field, as [`Via::parse_list`] would, without keeping them.
+    pub(crate) fn check_list(raw: &[u8]) -> Result<(), TypedError> {
+        let text = lex::text(raw, WHAT)?;
+        lex::for_each_outside_quotes(text, b',', WHAT, |part| parse_one(part).map(drop))
     }
 
     /// A parameter: `None` if absent, `Some(None)` if present without value.
@@ -78,8 +82,8 @@ impl Via {
 /// One Via value.
 fn parse_one(text: &str) -> Result<Via, TypedError> {
     let text = lex::trim(text);
-    let (protocol_name, rest) = text.split_once('/').ok_or(TypedError::Invalid(WHAT))?;
-    let (version, rest) = rest.split_once('/').ok_or(TypedError::Invalid(WHAT))?;
+    let (protocol_name, rest) = lex::split_once_byte(text, b'/').ok_or(TypedError::Invalid(WHAT))?;
+    let (version, rest) = lex::split_once_byte(rest, b'/').ok_or(TypedError::Invalid(WHAT))?;
     // `protocol-name` and `protocol-version` are tokens (RFC 3261 §25.1); a version other
     // than 2.0 is the start line's business (505), and the Via must still be readable to
     // send that answer (RFC 4475 §3.1.2.16).
@@ -93,7 +97,7 @@ fn parse_one(text: &str) -> Result<Via, TypedError> {
         return Err(TypedError::Invalid(WHAT));
     }
     let rest = lex::trim(rest);
-    let (sent_by, params_text) = match rest.find(';') {
+    let (sent_by, params_text) = match lex::find_byte(rest, b';') {
         Some(semicolon) => rest.split_at(semicolon),
         None => (rest, ""),
     };
