@@ -13,7 +13,7 @@ pub(crate) fn check_header_syntax(headers: &Headers) -> Result<(), String> {
         let value = header.value.as_ref();
         let valid = match header.name {
             HeaderName::Via => Via::check_list(value).is_ok(),
-            HeaderName::From | HeaderName::To => NameAddr::parse(value).is_ok(),
+            HeaderName::From | HeaderName::To => NameAddr::check(value).is_ok(),
             HeaderName::CSeq => CSeq::parse(value).is_ok(),
             HeaderName::CallId => is_valid_call_id(value),
             HeaderName::Contact => value == b"*" || NameAddr::check_list(value).is_ok(),

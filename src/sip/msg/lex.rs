@@ -4,8 +4,38 @@ use super::typed::{Param, TypedError};
 
 /// `token` characters of RFC 3261 §25.1.
 pub(crate) fn is_token_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&byte)
+    TOKEN_BYTES.contains(byte)
 }
+
+/// A set of bytes as a 256-entry table: the character-class tests run on every byte of
+/// every header value, where a lookup is cheaper than scanning a list of marks.
+pub(crate) struct ByteSet([bool; 256]);
+
+impl ByteSet {
+    /// ASCII letters and digits plus `marks`.
+    pub(crate) const fn alphanumeric_and(marks: &[u8]) -> ByteSet {
+        let mut table = [false; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            table[byte] = (byte as u8).is_ascii_alphanumeric();
+            byte += 1;
+        }
+        let mut index = 0;
+        while index < marks.len() {
+            table[marks[index] as usize] = true;
+            index += 1;
+        }
+        ByteSet(table)
+    }
+
+    /// True when `byte` is in the set.
+    pub(crate) fn contains(&self, byte: u8) -> bool {
+        self.0[usize::from(byte)]
+    }
+}
+
+const TOKEN_BYTES: ByteSet = ByteSet::alphanumeric_and(b"-.!%*_+`'~");
+const PARAM_VALUE_BYTES: ByteSet = ByteSet::alphanumeric_and(b"-.!%*_+`'~:[]/&$@?=");
 
 /// True when `text` is a non-empty `token`.
 pub(crate) fn is_token(text: &[u8]) -> bool {
@@ -144,7 +174,7 @@ pub(crate) fn quoted_string_len(text: &str) -> Option<usize> {
 /// Characters allowed in a parameter value that is not quoted: `token`, plus what a
 /// `host` (IPv6 references) and URI `paramchar`s add.
 fn is_param_value_byte(byte: u8) -> bool {
-    is_token_byte(byte) || b":[]/&$@?=".contains(&byte)
+    PARAM_VALUE_BYTES.contains(byte)
 }
 
 /// Parses `;name[=value]` parameters. `text` starts at the first `;` (or is empty). White
@@ -152,6 +182,20 @@ fn is_param_value_byte(byte: u8) -> bool {
 /// their quotes so that they serialise back unchanged.
 pub(crate) fn parse_params(text: &str, what: &'static str) -> Result<Vec<Param>, TypedError> {
     let mut params = Vec::new();
+    for_each_param(text, what, |name, value| {
+        params.push(Param { name: name.to_string(), value: value.map(str::to_string) });
+    })?;
+    Ok(params)
+}
+
+/// The grammar of [`parse_params`], handing each `name` and value to `each` as slices of
+/// `text`: the parser's syntax checks run it on every message and keep nothing, so they
+/// need not allocate.
+pub(crate) fn for_each_param<'a>(
+    text: &'a str,
+    what: &'static str,
+    mut each: impl FnMut(&'a str, Option<&'a str>),
+) -> Result<(), TypedError> {
     let mut rest = trim(text);
     while !rest.is_empty() {
         rest = rest.strip_prefix(';').ok_or(TypedError::Invalid(what))?;
@@ -175,13 +219,13 @@ pub(crate) fn parse_params(text: &str, what: &'static str) -> Result<Vec<Param>,
                     return Err(TypedError::Invalid(what));
                 }
                 let (value, after_value) = after_equal.split_at(value_len);
-                (Some(value.to_string()), trim(after_value))
+                (Some(value), trim(after_value))
             }
         };
-        params.push(Param { name: name.to_string(), value });
+        each(name, value);
         rest = after_value;
     }
-    Ok(params)
+    Ok(())
 }
 
 /// A host: an IPv6 reference `[...]`, an IPv4 address or a host name (RFC 3261 §25.1
@@ -204,7 +248,8 @@ pub(crate) fn is_valid_host(host: &str) -> bool {
 }
 
 /// Splits `host[:port]` where host may be an IPv6 reference. The port must fit 16 bits.
-pub(crate) fn split_host_port(text: &str, what: &'static str) -> Result<(String, Option<u16>), TypedError> {
+/// The host is a slice of `text`.
+pub(crate) fn split_host_port_str<'a>(text: &'a str, what: &'static str) -> Result<(&'a str, Option<u16>), TypedError> {
     let (host, port_text) = if text.starts_with('[') {
         let close = find_byte(text, b']').ok_or(TypedError::Invalid(what))?;
         let (host, rest) = text.split_at(close + 1);
@@ -225,7 +270,7 @@ pub(crate) fn split_host_port(text: &str, what: &'static str) -> Result<(String,
         None => None,
         Some(digits) => Some(parse_decimal_u16(digits).ok_or(TypedError::Invalid(what))?),
     };
-    Ok((host.to_string(), port))
+    Ok((host, port))
 }
 
 /// A decimal number of 1 to 5 digits that fits 16 bits.
@@ -310,12 +355,12 @@ mod tests {
 
     #[test]
     fn hosts_and_ports() {
-        assert_eq!(split_host_port("[::1]:5061", "t"), Ok(("[::1]".to_string(), Some(5061))));
-        assert_eq!(split_host_port("a.example.com", "t"), Ok(("a.example.com".to_string(), None)));
-        assert!(split_host_port("a:70000", "t").is_err());
-        assert!(split_host_port("a:", "t").is_err());
-        assert!(split_host_port("[::1", "t").is_err());
-        assert!(split_host_port("bad host", "t").is_err());
+        assert_eq!(split_host_port_str("[::1]:5061", "t"), Ok(("[::1]", Some(5061))));
+        assert_eq!(split_host_port_str("a.example.com", "t"), Ok(("a.example.com", None)));
+        assert!(split_host_port_str("a:70000", "t").is_err());
+        assert!(split_host_port_str("a:", "t").is_err());
+        assert!(split_host_port_str("[::1", "t").is_err());
+        assert!(split_host_port_str("bad host", "t").is_err());
     }
 
     #[test]
@@ -334,6 +379,15 @@ mod tests {
         assert_eq!(split_once_byte("abc", b':'), None);
         assert_eq!(trim(" \t\u{e9} x \r\n"), "\u{e9} x");
         assert_eq!(trim("  "), "");
+    }
+
+    #[test]
+    fn byte_tables_match_the_grammar() {
+        for byte in 0..=255u8 {
+            let token = byte.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&byte);
+            assert_eq!(is_token_byte(byte), token, "{byte}");
+            assert_eq!(is_param_value_byte(byte), token || b":[]/&$@?=".contains(&byte), "{byte}");
+        }
     }
 
     #[test]

@@ -256,8 +256,9 @@ fn parse_status_line(line: &Bytes) -> Result<StartLine, String> {
 /// The Request-URI must parse; a SIP URI there may not carry headers (RFC 3261 §19.1.1
 /// table, RFC 4475 §3.1.2.11). Unknown schemes pass here and get 416 from validation.
 fn check_request_uri(uri: &Bytes) -> Result<(), String> {
-    let parsed = SipUri::parse(uri).map_err(|_| "invalid request-uri".to_string())?;
-    if !parsed.headers.is_empty() {
+    let text = std::str::from_utf8(uri).map_err(|_| "invalid request-uri".to_string())?;
+    let has_headers = SipUri::check_for_headers(text).map_err(|_| "invalid request-uri".to_string())?;
+    if has_headers {
         return Err("headers in request-uri".to_string());
     }
     Ok(())

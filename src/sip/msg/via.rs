@@ -23,7 +23,7 @@ impl Via {
     /// Checks every value of one Via field, as [`Via::parse_list`] would, without keeping them.
     pub(crate) fn check_list(raw: &[u8]) -> Result<(), TypedError> {
         let text = lex::text(raw, WHAT)?;
-        lex::for_each_outside_quotes(text, b',', WHAT, |part| parse_one(part).map(drop))
+        lex::for_each_outside_quotes(text, b',', WHAT, check_one)
     }
 
     /// A parameter: `None` if absent, `Some(None)` if present without value.
@@ -81,6 +81,27 @@ impl Via {
 
 /// One Via value.
 fn parse_one(text: &str) -> Result<Via, TypedError> {
+    let parts = split_parts(text)?;
+    let params = lex::parse_params(parts.params_text, WHAT)?;
+    Ok(Via { transport: Transport::from_token(parts.transport), host: parts.host.to_string(), port: parts.port, params })
+}
+
+/// Accepts exactly what [`parse_one`] accepts, building nothing (the parser's syntax
+/// check of every received message).
+fn check_one(text: &str) -> Result<(), TypedError> {
+    let parts = split_parts(text)?;
+    lex::for_each_param(parts.params_text, WHAT, |_, _| {})
+}
+
+/// The checked parts of one Via value as slices; the parameters are still text.
+struct ViaParts<'a> {
+    transport: &'a str,
+    host: &'a str,
+    port: Option<u16>,
+    params_text: &'a str,
+}
+
+fn split_parts(text: &str) -> Result<ViaParts<'_>, TypedError> {
     let text = lex::trim(text);
     let (protocol_name, rest) = lex::split_once_byte(text, b'/').ok_or(TypedError::Invalid(WHAT))?;
     let (version, rest) = lex::split_once_byte(rest, b'/').ok_or(TypedError::Invalid(WHAT))?;
@@ -101,9 +122,8 @@ fn parse_one(text: &str) -> Result<Via, TypedError> {
         Some(semicolon) => rest.split_at(semicolon),
         None => (rest, ""),
     };
-    let (host, port) = lex::split_host_port(lex::trim(sent_by), WHAT)?;
-    let params = lex::parse_params(params_text, WHAT)?;
-    Ok(Via { transport: Transport::from_token(transport), host, port, params })
+    let (host, port) = lex::split_host_port_str(lex::trim(sent_by), WHAT)?;
+    Ok(ViaParts { transport, host, port, params_text })
 }
 
 impl fmt::Display for Via {
