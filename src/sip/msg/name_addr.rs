@@ -24,6 +24,21 @@ impl NameAddr {
         check_one(lex::text(raw, WHAT)?)
     }
 
+    /// The `tag` parameter of one value read in place: accepts exactly what
+    /// [`NameAddr::parse`] accepts (same errors) and answers as its [`NameAddr::tag`], for
+    /// the dialog lookups that read only the tags of every message.
+    pub fn tag_of(raw: &[u8]) -> Result<Option<&str>, TypedError> {
+        let parts = split_parts(lex::text(raw, WHAT)?)?;
+        SipUri::check_text(parts.uri_text)?;
+        let mut tag = None;
+        lex::for_each_param(parts.params_text, WHAT, |name, value| {
+            if tag.is_none() && name.eq_ignore_ascii_case("tag") {
+                tag = Some(value);
+            }
+        })?;
+        Ok(tag.flatten())
+    }
+
     /// Checks every value of a comma-separated list, as [`NameAddr::parse_list`] would,
     /// without keeping them (the parser's syntax check runs on every message).
     pub(crate) fn check_list(raw: &[u8]) -> Result<(), TypedError> {
@@ -209,6 +224,23 @@ mod tests {
         let bracketed = NameAddr::parse(b"<sip:user@example.com;lr>;tag=9").expect("valid");
         assert_eq!(bracketed.uri.param("lr"), Some(None));
         assert_eq!(bracketed.to_string(), "<sip:user@example.com;lr>;tag=9");
+    }
+
+    #[test]
+    fn tag_of_reads_as_parse_does() {
+        for raw in [
+            &b"<sip:a@example.com>;tag=t1"[..],
+            b"\"A, B\" <sip:a@example.com;tag=uri>;TAG=t2;tag=t3",
+            b"sip:user@example.com ;  tag = 9",
+            b"<sip:a@example.com>;tag",
+            b"<sip:a@example.com>",
+            b"<sip:a@example.com>;tag=1;;",
+            b"< sip:a@example.com>;tag=1",
+            b"",
+        ] {
+            let parsed = NameAddr::parse(raw);
+            assert_eq!(NameAddr::tag_of(raw), parsed.as_ref().map(NameAddr::tag).map_err(Clone::clone), "{}", String::from_utf8_lossy(raw));
+        }
     }
 
     #[test]

@@ -26,6 +26,16 @@ impl Via {
         lex::for_each_outside_quotes(text, b',', WHAT, check_one)
     }
 
+    /// The first value of a Via field as a view of `raw`: accepts exactly what
+    /// [`Via::parse_first`] accepts (same errors) and copies nothing, for the readers that
+    /// only look (transaction keys, response routing), which run for every message.
+    pub fn view_first(raw: &[u8]) -> Result<ViaView<'_>, TypedError> {
+        let text = lex::text(raw, WHAT)?;
+        let parts = split_parts(lex::first_outside_quotes(text, b',', WHAT)?)?;
+        lex::for_each_param(parts.params_text, WHAT, |_, _| {})?;
+        Ok(ViaView { parts })
+    }
+
     /// A parameter: `None` if absent, `Some(None)` if present without value.
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
         find_param(&self.params, name)
@@ -93,7 +103,61 @@ fn check_one(text: &str) -> Result<(), TypedError> {
     lex::for_each_param(parts.params_text, WHAT, |_, _| {})
 }
 
+/// A checked Via value read in place (see [`Via::view_first`]); the accessors answer as
+/// the same-named ones of [`Via`] do.
+#[derive(Clone, Copy, Debug)]
+pub struct ViaView<'a> {
+    parts: ViaParts<'a>,
+}
+
+impl<'a> ViaView<'a> {
+    /// The sent-by host as written.
+    pub fn host(&self) -> &'a str {
+        self.parts.host
+    }
+
+    /// A parameter: `None` if absent, `Some(None)` if present without value (the first of
+    /// that name, case-insensitive, as [`Via::param`]).
+    pub fn param(&self, name: &str) -> Option<Option<&'a str>> {
+        let mut found = None;
+        // The parameters were checked when the view was made, so this cannot fail.
+        let _ = lex::for_each_param(self.parts.params_text, WHAT, |param, value| {
+            if found.is_none() && param.eq_ignore_ascii_case(name) {
+                found = Some(value);
+            }
+        });
+        found
+    }
+
+    /// The branch parameter.
+    pub fn branch(&self) -> Option<&'a str> {
+        self.param("branch").flatten()
+    }
+
+    /// See [`Via::sent_by_port_or_default`].
+    pub fn sent_by_port_or_default(&self) -> u16 {
+        let secure = self.parts.transport.eq_ignore_ascii_case("TLS") || self.parts.transport.eq_ignore_ascii_case("WSS");
+        self.parts.port.unwrap_or(if secure { 5061 } else { 5060 })
+    }
+
+    /// See [`Via::rport`].
+    pub fn rport(&self) -> Option<Option<u16>> {
+        self.param("rport").map(|value| value.and_then(|text| text.parse().ok()))
+    }
+
+    /// See [`Via::received`].
+    pub fn received(&self) -> Option<&'a str> {
+        self.param("received").flatten()
+    }
+
+    /// See [`Via::maddr`].
+    pub fn maddr(&self) -> Option<&'a str> {
+        self.param("maddr").flatten()
+    }
+}
+
 /// The checked parts of one Via value as slices; the parameters are still text.
+#[derive(Clone, Copy, Debug)]
 struct ViaParts<'a> {
     transport: &'a str,
     host: &'a str,
@@ -177,6 +241,30 @@ mod tests {
         let first = Via::parse_first(b"SIP/2.0/TCP a.example.com, garbage").expect("first is valid");
         assert_eq!(first.transport, Transport::Tcp);
         assert!(Via::parse_list(b"SIP/2.0/TCP a.example.com, garbage").is_err());
+    }
+
+    #[test]
+    fn views_read_as_the_parsed_values_do() {
+        for raw in [
+            &b"SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bK77;rport"[..],
+            b"SIP  /   2.0  /UDP    [2001:db8::9:1];BRANCH=z9hG4bKx;received=2001:db8::9:255;rport=5061;maddr=239.1.1.1;branch=second",
+            b"SIP/2.0/tls a.example.com;branch=z9hG4bK1, SIP/2.0/UNKNOWN b.example.com",
+            b"SIP/2.0/WSS h, \"unbalanced",
+            b"SIP/2.0/UDP host;=x",
+            b"SIP/2.0/UDP",
+        ] {
+            let parsed = Via::parse_first(raw);
+            let view = Via::view_first(raw);
+            assert_eq!(parsed.as_ref().err(), view.as_ref().err(), "{}", String::from_utf8_lossy(raw));
+            if let (Ok(parsed), Ok(view)) = (parsed, view) {
+                assert_eq!(view.host(), parsed.host);
+                assert_eq!(view.branch(), parsed.branch());
+                assert_eq!(view.sent_by_port_or_default(), parsed.sent_by_port_or_default());
+                assert_eq!(view.rport(), parsed.rport());
+                assert_eq!(view.received(), parsed.received());
+                assert_eq!(view.maddr(), parsed.maddr());
+            }
+        }
     }
 
     #[test]
