@@ -631,6 +631,11 @@ impl Acd {
         let Some(waiting) = self.waiting.get(&call) else {
             return;
         };
+        // Not due yet, the usual case on every timeout: decide that before the queue
+        // lookup, which clones the key.
+        if waiting.next_announce.is_none_or(|due| due > now) {
+            return;
+        }
         let (Some(due), Some(queue)) = (
             waiting.next_announce,
             self.queues

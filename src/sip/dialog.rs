@@ -46,15 +46,15 @@ pub struct DialogKey {
 impl DialogKey {
     /// The dialog a request belongs to, seen from `local_side`.
     pub fn from_request(request: &Request, local_side: LocalSide) -> Result<DialogKey, DialogError> {
-        let from_tag = request.from_header()?.tag().unwrap_or("").to_string();
-        let to_tag = request.to_header()?.tag().unwrap_or("").to_string();
+        let from_tag = request.from_tag()?.unwrap_or("").to_string();
+        let to_tag = request.to_tag()?.unwrap_or("").to_string();
         Ok(Self::arrange(request.call_id()?.clone(), from_tag, to_tag, local_side))
     }
 
     /// The dialog a response belongs to, seen from `local_side` of its request.
     pub fn from_response(response: &Response, local_side: LocalSide) -> Result<DialogKey, DialogError> {
-        let from_tag = response.from_header()?.tag().unwrap_or("").to_string();
-        let to_tag = response.to_header()?.tag().unwrap_or("").to_string();
+        let from_tag = response.from_tag()?.unwrap_or("").to_string();
+        let to_tag = response.to_tag()?.unwrap_or("").to_string();
         Ok(Self::arrange(response.call_id()?.clone(), from_tag, to_tag, local_side))
     }
 

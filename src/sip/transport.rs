@@ -76,13 +76,15 @@ impl Peer {
 /// `received` is always added (RFC 3581 §4). A request without a parseable top Via is left
 /// unchanged: the transaction layer drops it.
 pub fn stamp_received(req: &mut Request, peer: &Peer) {
-    let Ok(mut top) = req.top_via() else { return };
+    let Ok(view) = req.top_via_view() else { return };
     let source_ip = peer.remote.ip();
-    let wants_rport = top.rport().is_some();
-    let sent_by_is_source = parse_ip(&top.host) == Some(source_ip);
+    let wants_rport = view.rport().is_some();
+    let sent_by_is_source = parse_ip(view.host()) == Some(source_ip);
     if sent_by_is_source && !wants_rport {
         return;
     }
+    // Only now copy the Via out, to change it.
+    let Ok(mut top) = req.top_via() else { return };
     top.set_received(&source_ip.to_string());
     if wants_rport {
         top.set_rport(peer.remote.port());
@@ -103,7 +105,7 @@ pub fn response_target(resp: &Response, peer: &Peer) -> Peer {
     if peer.is_reliable() {
         return *peer;
     }
-    let Ok(via) = resp.top_via() else { return *peer };
+    let Ok(via) = resp.top_via_view() else { return *peer };
     let sent_by_port = via.sent_by_port_or_default();
     let remote = if let Some(maddr_ip) = via.maddr().and_then(parse_ip) {
         SocketAddr::new(maddr_ip, sent_by_port)
@@ -111,7 +113,7 @@ pub fn response_target(resp: &Response, peer: &Peer) -> Peer {
         SocketAddr::new(received_ip, rport)
     } else if let Some(received_ip) = via.received().and_then(parse_ip) {
         SocketAddr::new(received_ip, sent_by_port)
-    } else if let Some(sent_by_ip) = parse_ip(&via.host) {
+    } else if let Some(sent_by_ip) = parse_ip(via.host()) {
         SocketAddr::new(sent_by_ip, sent_by_port)
     } else {
         peer.remote

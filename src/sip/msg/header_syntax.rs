@@ -12,12 +12,12 @@ pub(crate) fn check_header_syntax(headers: &Headers) -> Result<(), String> {
     for header in headers.iter() {
         let value = header.value.as_ref();
         let valid = match header.name {
-            HeaderName::Via => Via::parse_list(value).is_ok(),
-            HeaderName::From | HeaderName::To => NameAddr::parse(value).is_ok(),
+            HeaderName::Via => Via::check_list(value).is_ok(),
+            HeaderName::From | HeaderName::To => NameAddr::check(value).is_ok(),
             HeaderName::CSeq => CSeq::parse(value).is_ok(),
             HeaderName::CallId => is_valid_call_id(value),
-            HeaderName::Contact => value == b"*" || NameAddr::parse_list(value).is_ok(),
-            HeaderName::Route | HeaderName::RecordRoute => NameAddr::parse_list(value).is_ok(),
+            HeaderName::Contact => value == b"*" || NameAddr::check_list(value).is_ok(),
+            HeaderName::Route | HeaderName::RecordRoute => NameAddr::check_list(value).is_ok(),
             HeaderName::Date => is_rfc1123_gmt_date(value),
             _ => true,
         };

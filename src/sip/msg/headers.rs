@@ -24,6 +24,12 @@ impl Headers {
         Headers { fields: Vec::new() }
     }
 
+    /// An empty list with room for `fields` fields, so a parsed message's list is
+    /// allocated once instead of grown field by field.
+    pub fn with_capacity(fields: usize) -> Self {
+        Headers { fields: Vec::with_capacity(fields) }
+    }
+
     /// The first value of `name`.
     pub fn get(&self, name: &HeaderName) -> Option<&Bytes> {
         self.fields.iter().find(|h| &h.name == name).map(|h| &h.value)

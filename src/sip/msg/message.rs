@@ -5,6 +5,7 @@ use super::headers::Headers;
 use super::lex;
 use super::method::Method;
 use super::typed::{CSeq, NameAddr, SipUri, TypedError, Via};
+use super::via::ViaView;
 use bytes::Bytes;
 
 /// A SIP request. `uri` is the raw Request-URI; [`Request::uri`] parses it.
@@ -58,6 +59,25 @@ macro_rules! typed_accessors {
             pub fn top_via(&self) -> Result<Via, TypedError> {
                 let raw = self.headers.get(&HeaderName::Via).ok_or(TypedError::Missing("Via"))?;
                 Via::parse_first(raw)
+            }
+
+            /// The topmost Via read in place: [`Self::top_via`] without copying, for
+            /// readers that only look.
+            pub fn top_via_view(&self) -> Result<ViaView<'_>, TypedError> {
+                let raw = self.headers.get(&HeaderName::Via).ok_or(TypedError::Missing("Via"))?;
+                Via::view_first(raw)
+            }
+
+            /// The `tag` of From, as `from_header()?.tag()` answers, without copying.
+            pub fn from_tag(&self) -> Result<Option<&str>, TypedError> {
+                let raw = self.headers.get(&HeaderName::From).ok_or(TypedError::Missing("From"))?;
+                NameAddr::tag_of(raw)
+            }
+
+            /// The `tag` of To, as `to_header()?.tag()` answers, without copying.
+            pub fn to_tag(&self) -> Result<Option<&str>, TypedError> {
+                let raw = self.headers.get(&HeaderName::To).ok_or(TypedError::Missing("To"))?;
+                NameAddr::tag_of(raw)
             }
 
             /// Every Via value in order (comma-separated values split).

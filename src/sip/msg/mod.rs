@@ -38,4 +38,5 @@ pub use method::Method;
 pub use parse::{parse, ParseError};
 pub use stream::{StreamError, StreamFramer};
 pub use typed::{CSeq, NameAddr, Param, SipUri, Transport, TypedError, Via};
+pub use via::ViaView;
 pub use validate::{parse_max_forwards, validate_request, validate_response, Rejection};

@@ -19,6 +19,33 @@ impl NameAddr {
         lex::split_outside_quotes(text, b',', WHAT)?.into_iter().map(parse_one).collect()
     }
 
+    /// Accepts exactly what [`NameAddr::parse`] accepts, without building the value.
+    pub(crate) fn check(raw: &[u8]) -> Result<(), TypedError> {
+        check_one(lex::text(raw, WHAT)?)
+    }
+
+    /// The `tag` parameter of one value read in place: accepts exactly what
+    /// [`NameAddr::parse`] accepts (same errors) and answers as its [`NameAddr::tag`], for
+    /// the dialog lookups that read only the tags of every message.
+    pub fn tag_of(raw: &[u8]) -> Result<Option<&str>, TypedError> {
+        let parts = split_parts(lex::text(raw, WHAT)?)?;
+        SipUri::check_text(parts.uri_text)?;
+        let mut tag = None;
+        lex::for_each_param(parts.params_text, WHAT, |name, value| {
+            if tag.is_none() && name.eq_ignore_ascii_case("tag") {
+                tag = Some(value);
+            }
+        })?;
+        Ok(tag.flatten())
+    }
+
+    /// Checks every value of a comma-separated list, as [`NameAddr::parse_list`] would,
+    /// without keeping them (the parser's syntax check runs on every message).
+    pub(crate) fn check_list(raw: &[u8]) -> Result<(), TypedError> {
+        let text = lex::text(raw, WHAT)?;
+        lex::for_each_outside_quotes(text, b',', WHAT, check_one)
+    }
+
     /// The `tag` parameter.
     pub fn tag(&self) -> Option<&str> {
         self.param("tag").flatten()
@@ -41,19 +68,53 @@ impl NameAddr {
     }
 }
 
+/// The display name as written: quoted (with quotes and escapes) or a run of tokens.
+enum DisplayText<'a> {
+    None,
+    Quoted(&'a str),
+    Tokens(&'a str),
+}
+
+/// The structurally checked parts of one value, as slices; the URI and the parameters are
+/// still text, checked or parsed by the caller.
+struct NameAddrParts<'a> {
+    display: DisplayText<'a>,
+    uri_text: &'a str,
+    params_text: &'a str,
+}
+
 fn parse_one(text: &str) -> Result<NameAddr, TypedError> {
+    let parts = split_parts(text)?;
+    let display_name = match parts.display {
+        DisplayText::None => None,
+        DisplayText::Quoted(quoted) => Some(unquote(quoted)),
+        DisplayText::Tokens(tokens) => Some(collapse_spaces(tokens)),
+    };
+    let uri = SipUri::parse_text(parts.uri_text)?;
+    let params = lex::parse_params(parts.params_text, WHAT)?;
+    Ok(NameAddr { display_name, uri, params })
+}
+
+/// Accepts exactly what [`parse_one`] accepts, building nothing (the parser's syntax
+/// check of every received message).
+fn check_one(text: &str) -> Result<(), TypedError> {
+    let parts = split_parts(text)?;
+    SipUri::check_text(parts.uri_text)?;
+    lex::for_each_param(parts.params_text, WHAT, |_, _| {})
+}
+
+fn split_parts(text: &str) -> Result<NameAddrParts<'_>, TypedError> {
     let text = lex::trim(text);
     if text.starts_with('"') {
         let quoted_len = lex::quoted_string_len(text).ok_or(TypedError::Invalid(WHAT))?;
         let (quoted, rest) = text.split_at(quoted_len);
-        let display_name = unquote(quoted);
         let rest = lex::trim(rest);
         if !rest.starts_with('<') {
             return Err(TypedError::Invalid(WHAT));
         }
-        return parse_angle_part(Some(display_name), rest);
+        return split_angle_part(DisplayText::Quoted(quoted), rest);
     }
-    match text.find('<') {
+    match lex::find_byte(text, b'<') {
         Some(open) => {
             let (display, rest) = text.split_at(open);
             let display = lex::trim(display);
@@ -66,33 +127,29 @@ fn parse_one(text: &str) -> Result<NameAddr, TypedError> {
             if !tokens_valid {
                 return Err(TypedError::Invalid(WHAT));
             }
-            let display_name = (!display.is_empty()).then(|| collapse_spaces(display));
-            parse_angle_part(display_name, rest)
+            let display = if display.is_empty() { DisplayText::None } else { DisplayText::Tokens(display) };
+            split_angle_part(display, rest)
         }
         None => {
             // addr-spec form: the URI cannot contain `;`, `?` or `,` here, so parameters
             // after the first `;` belong to the header (RFC 3261 §20.10).
-            let (uri_text, params_text) = match text.find(';') {
+            let (uri_text, params_text) = match lex::find_byte(text, b';') {
                 Some(semicolon) => text.split_at(semicolon),
                 None => (text, ""),
             };
-            if uri_text.contains('?') {
+            if lex::find_byte(uri_text, b'?').is_some() {
                 return Err(TypedError::Invalid(WHAT));
             }
-            let uri = SipUri::parse(lex::trim(uri_text).as_bytes())?;
-            let params = lex::parse_params(params_text, WHAT)?;
-            Ok(NameAddr { display_name: None, uri, params })
+            Ok(NameAddrParts { display: DisplayText::None, uri_text: lex::trim(uri_text), params_text })
         }
     }
 }
 
 /// `<uri> *(;param)`; `text` starts at `<`. No white space is allowed inside the brackets.
-fn parse_angle_part(display_name: Option<String>, text: &str) -> Result<NameAddr, TypedError> {
+fn split_angle_part<'a>(display: DisplayText<'a>, text: &'a str) -> Result<NameAddrParts<'a>, TypedError> {
     let inner_and_rest = text.strip_prefix('<').ok_or(TypedError::Invalid(WHAT))?;
-    let (inner, rest) = inner_and_rest.split_once('>').ok_or(TypedError::Invalid(WHAT))?;
-    let uri = SipUri::parse(inner.as_bytes())?;
-    let params = lex::parse_params(rest, WHAT)?;
-    Ok(NameAddr { display_name, uri, params })
+    let (uri_text, params_text) = lex::split_once_byte(inner_and_rest, b'>').ok_or(TypedError::Invalid(WHAT))?;
+    Ok(NameAddrParts { display, uri_text, params_text })
 }
 
 /// The content of a quoted string with `\x` escapes resolved.
@@ -167,6 +224,23 @@ mod tests {
         let bracketed = NameAddr::parse(b"<sip:user@example.com;lr>;tag=9").expect("valid");
         assert_eq!(bracketed.uri.param("lr"), Some(None));
         assert_eq!(bracketed.to_string(), "<sip:user@example.com;lr>;tag=9");
+    }
+
+    #[test]
+    fn tag_of_reads_as_parse_does() {
+        for raw in [
+            &b"<sip:a@example.com>;tag=t1"[..],
+            b"\"A, B\" <sip:a@example.com;tag=uri>;TAG=t2;tag=t3",
+            b"sip:user@example.com ;  tag = 9",
+            b"<sip:a@example.com>;tag",
+            b"<sip:a@example.com>",
+            b"<sip:a@example.com>;tag=1;;",
+            b"< sip:a@example.com>;tag=1",
+            b"",
+        ] {
+            let parsed = NameAddr::parse(raw);
+            assert_eq!(NameAddr::tag_of(raw), parsed.as_ref().map(NameAddr::tag).map_err(Clone::clone), "{}", String::from_utf8_lossy(raw));
+        }
     }
 
     #[test]

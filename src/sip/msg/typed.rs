@@ -83,15 +83,18 @@ pub struct NameAddr {
 impl Transport {
     /// The transport for a Via token (case-insensitive).
     pub fn from_token(token: &str) -> Transport {
-        match token.to_ascii_uppercase().as_str() {
-            "UDP" => Transport::Udp,
-            "TCP" => Transport::Tcp,
-            "TLS" => Transport::Tls,
-            "SCTP" => Transport::Sctp,
-            "WS" => Transport::Ws,
-            "WSS" => Transport::Wss,
-            _ => Transport::Other(token.to_string()),
-        }
+        const KNOWN: [(&str, Transport); 6] = [
+            ("UDP", Transport::Udp),
+            ("TCP", Transport::Tcp),
+            ("TLS", Transport::Tls),
+            ("SCTP", Transport::Sctp),
+            ("WS", Transport::Ws),
+            ("WSS", Transport::Wss),
+        ];
+        KNOWN
+            .into_iter()
+            .find(|(spelling, _)| spelling.eq_ignore_ascii_case(token))
+            .map_or_else(|| Transport::Other(token.to_string()), |(_, transport)| transport)
     }
 
     /// The wire spelling.

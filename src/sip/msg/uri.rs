@@ -1,34 +1,29 @@
 //! SIP and SIPS URIs (RFC 3261 §19.1, grammar §25.1). Other schemes are kept opaque so
 //! the caller can answer 416 (RFC 4475 §3.3.2).
 
-use super::lex;
+use super::lex::{self, ByteSet};
 use super::typed::{find_param, Param, SipUri, TypedError};
 use std::fmt;
 
 const WHAT: &str = "URI";
 
 /// `user-unreserved` and `unreserved` marks allowed in the user part besides alphanumerics.
-const USER_MARKS: &[u8] = b"-_.!~*'()%&=+$,;?/";
+const USER_MARKS: ByteSet = ByteSet::alphanumeric_and(b"-_.!~*'()%&=+$,;?/");
 /// Marks allowed in the password.
-const PASSWORD_MARKS: &[u8] = b"-_.!~*'()%&=+$,";
+const PASSWORD_MARKS: ByteSet = ByteSet::alphanumeric_and(b"-_.!~*'()%&=+$,");
 /// Marks allowed in URI header names and values (`hnv-unreserved`, `unreserved`, escapes).
-const HEADER_MARKS: &[u8] = b"-_.!~*'()%[]/?:+$";
+const HEADER_MARKS: ByteSet = ByteSet::alphanumeric_and(b"-_.!~*'()%[]/?:+$");
 
 impl SipUri {
     /// A URI (sip, sips; other schemes are kept with `host` holding the opaque part).
     pub fn parse(raw: &[u8]) -> Result<SipUri, TypedError> {
         let text = std::str::from_utf8(raw).map_err(|_| TypedError::Invalid(WHAT))?;
-        // A URI never contains white space, controls, quotes or angle brackets (RFC 3986 §2);
-        // their presence means a framing mistake such as `< sip:a@b >` (RFC 4475 §3.1.2.14).
-        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_graphic() && !b"<>\"".contains(&b)) {
-            return Err(TypedError::Invalid(WHAT));
-        }
-        let (scheme, rest) = text.split_once(':').ok_or(TypedError::Invalid(WHAT))?;
-        let scheme_valid = scheme.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-            && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
-        if !scheme_valid || rest.is_empty() {
-            return Err(TypedError::Invalid(WHAT));
-        }
+        SipUri::parse_text(text)
+    }
+
+    /// [`SipUri::parse`] of text that is already UTF-8 (a part of a header value).
+    pub(crate) fn parse_text(text: &str) -> Result<SipUri, TypedError> {
+        let (scheme, rest) = scheme_and_rest(text)?;
         let scheme = scheme.to_ascii_lowercase();
         if scheme == "sip" || scheme == "sips" {
             parse_sip(scheme, rest)
@@ -43,6 +38,34 @@ impl SipUri {
                 headers: Vec::new(),
             })
         }
+    }
+
+    /// Accepts exactly what [`SipUri::parse_text`] accepts, without building the URI: the
+    /// parser checks the URIs of every received message and keeps none of them.
+    pub(crate) fn check_text(text: &str) -> Result<(), TypedError> {
+        SipUri::check_for_headers(text).map(drop)
+    }
+
+    /// [`SipUri::check_text`] that also tells whether the URI carries headers (`?h=v`),
+    /// as a parsed URI's non-empty `headers` would.
+    pub(crate) fn check_for_headers(text: &str) -> Result<bool, TypedError> {
+        let (scheme, rest) = scheme_and_rest(text)?;
+        if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
+            let parts = sip_parts(rest)?;
+            if let Some(headers_text) = parts.headers_text {
+                // Never empty when it parses: `split('&')` yields at least one pair.
+                return Ok(!parse_uri_headers(headers_text)?.is_empty());
+            }
+        }
+        Ok(false)
+    }
+
+    /// The scheme as written (compare it case-insensitively) of a URI that
+    /// [`SipUri::parse`] accepts; the same errors, without building the URI.
+    pub(crate) fn checked_scheme(raw: &[u8]) -> Result<&str, TypedError> {
+        let text = std::str::from_utf8(raw).map_err(|_| TypedError::Invalid(WHAT))?;
+        SipUri::check_text(text)?;
+        scheme_and_rest(text).map(|(scheme, _)| scheme)
     }
 
     /// True for `sip:` and `sips:` URIs (the only ones whose parts are parsed).
@@ -74,53 +97,95 @@ impl SipUri {
     }
 }
 
-fn all_allowed(text: &str, marks: &[u8]) -> bool {
-    text.bytes().all(|b| b.is_ascii_alphanumeric() || marks.contains(&b)) && lex::unescape(text).is_some()
+fn all_allowed(text: &str, allowed: &ByteSet) -> bool {
+    text.bytes().all(|b| allowed.contains(b)) && lex::has_valid_escapes(text)
 }
 
-/// The part after `sip:` / `sips:`.
-fn parse_sip(scheme: String, rest: &str) -> Result<SipUri, TypedError> {
+/// The scheme (as written) and the rest of a URI, after the checks every URI must pass.
+fn scheme_and_rest(text: &str) -> Result<(&str, &str), TypedError> {
+    // A URI never contains white space, controls, quotes or angle brackets (RFC 3986 §2);
+    // their presence means a framing mistake such as `< sip:a@b >` (RFC 4475 §3.1.2.14).
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b'"')) {
+        return Err(TypedError::Invalid(WHAT));
+    }
+    let (scheme, rest) = lex::split_once_byte(text, b':').ok_or(TypedError::Invalid(WHAT))?;
+    let scheme_valid = scheme.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    if !scheme_valid || rest.is_empty() {
+        return Err(TypedError::Invalid(WHAT));
+    }
+    Ok((scheme, rest))
+}
+
+/// The checked parts of a SIP URI after `sip:` / `sips:`, as slices of the text. URI
+/// headers are left as text (they are rare; [`parse_uri_headers`] checks them).
+struct SipParts<'a> {
+    user: Option<&'a str>,
+    password: Option<&'a str>,
+    host: &'a str,
+    port: Option<u16>,
+    params_text: &'a str,
+    headers_text: Option<&'a str>,
+}
+
+fn sip_parts(rest: &str) -> Result<SipParts<'_>, TypedError> {
     // '@' may not appear unescaped anywhere but between userinfo and host.
-    let (userinfo, hostport_and_more) = match rest.split_once('@') {
+    let (userinfo, hostport_and_more) = match lex::split_once_byte(rest, b'@') {
         Some((userinfo, after)) => (Some(userinfo), after),
         None => (None, rest),
     };
     let (user, password) = match userinfo {
         None => (None, None),
         Some(userinfo) => {
-            let (user, password) = match userinfo.split_once(':') {
+            let (user, password) = match lex::split_once_byte(userinfo, b':') {
                 Some((user, password)) => (user, Some(password)),
                 None => (userinfo, None),
             };
-            if user.is_empty() || !all_allowed(user, USER_MARKS) {
+            if user.is_empty() || !all_allowed(user, &USER_MARKS) {
                 return Err(TypedError::Invalid(WHAT));
             }
             if let Some(password) = password {
-                if !all_allowed(password, PASSWORD_MARKS) {
+                if !all_allowed(password, &PASSWORD_MARKS) {
                     return Err(TypedError::Invalid(WHAT));
                 }
             }
-            (Some(user.to_string()), password.map(str::to_string))
+            (Some(user), password)
         }
     };
-    let (before_headers, headers_text) = match hostport_and_more.split_once('?') {
+    let (before_headers, headers_text) = match lex::split_once_byte(hostport_and_more, b'?') {
         Some((before, headers)) => (before, Some(headers)),
         None => (hostport_and_more, None),
     };
-    let (hostport, params_text) = match before_headers.find(';') {
+    let (hostport, params_text) = match lex::find_byte(before_headers, b';') {
         Some(semicolon) => before_headers.split_at(semicolon),
         None => (before_headers, ""),
     };
-    let (host, port) = lex::split_host_port(hostport, WHAT)?;
-    let params = lex::parse_params(params_text, WHAT)?;
-    if params.iter().any(|p| lex::unescape(&p.name).is_none()) {
+    let (host, port) = lex::split_host_port_str(hostport, WHAT)?;
+    let mut names_escaped_validly = true;
+    lex::for_each_param(params_text, WHAT, |name, _| names_escaped_validly &= lex::has_valid_escapes(name))?;
+    if !names_escaped_validly {
         return Err(TypedError::Invalid(WHAT));
     }
-    let headers = match headers_text {
+    Ok(SipParts { user, password, host, port, params_text, headers_text })
+}
+
+/// The part after `sip:` / `sips:`.
+fn parse_sip(scheme: String, rest: &str) -> Result<SipUri, TypedError> {
+    let parts = sip_parts(rest)?;
+    let params = lex::parse_params(parts.params_text, WHAT)?;
+    let headers = match parts.headers_text {
         None => Vec::new(),
         Some(text) => parse_uri_headers(text)?,
     };
-    Ok(SipUri { scheme, user, password, host, port, params, headers })
+    Ok(SipUri {
+        scheme,
+        user: parts.user.map(str::to_string),
+        password: parts.password.map(str::to_string),
+        host: parts.host.to_string(),
+        port: parts.port,
+        params,
+        headers,
+    })
 }
 
 /// `hname=hvalue *( & hname=hvalue )`; the value may be empty.
@@ -128,7 +193,7 @@ fn parse_uri_headers(text: &str) -> Result<Vec<Param>, TypedError> {
     text.split('&')
         .map(|pair| {
             let (name, value) = pair.split_once('=').ok_or(TypedError::Invalid(WHAT))?;
-            if name.is_empty() || !all_allowed(name, HEADER_MARKS) || !all_allowed(value, HEADER_MARKS) {
+            if name.is_empty() || !all_allowed(name, &HEADER_MARKS) || !all_allowed(value, &HEADER_MARKS) {
                 return Err(TypedError::Invalid(WHAT));
             }
             Ok(Param::new(name, value))

@@ -72,8 +72,8 @@ pub fn validate_request(req: &Request, supported: &[&str]) -> Result<(), Rejecti
             return Err(Rejection::bad_request("Invalid Max-Forwards"));
         }
     }
-    let uri = SipUri::parse(&req.uri).map_err(|_| Rejection::bad_request("Invalid Request-URI"))?;
-    if !SUPPORTED_SCHEMES.contains(&uri.scheme.as_str()) {
+    let scheme = SipUri::checked_scheme(&req.uri).map_err(|_| Rejection::bad_request("Invalid Request-URI"))?;
+    if !SUPPORTED_SCHEMES.iter().any(|supported| supported.eq_ignore_ascii_case(scheme)) {
         return Err(Rejection { status: 416, reason: "Unsupported URI Scheme".to_string(), headers: Vec::new() });
     }
     check_require(&req.headers, supported)
@@ -105,10 +105,10 @@ fn check_common(headers: &Headers, body: &Bytes) -> Result<(), String> {
         }
     }
     for (name, spelling) in [(HeaderName::From, "From"), (HeaderName::To, "To")] {
-        NameAddr::parse(header(headers, &name)).map_err(|_| format!("Invalid {spelling}"))?;
+        NameAddr::check(header(headers, &name)).map_err(|_| format!("Invalid {spelling}"))?;
     }
     for raw in headers.get_all(&HeaderName::Via) {
-        Via::parse_list(raw).map_err(|_| "Invalid Via".to_string())?;
+        Via::check_list(raw).map_err(|_| "Invalid Via".to_string())?;
     }
     if let Some(raw) = headers.get(&HeaderName::ContentLength) {
         let declared = parse_content_length(raw).ok_or_else(|| "Invalid Content-Length".to_string())?;

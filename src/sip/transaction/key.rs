@@ -24,13 +24,13 @@ pub(crate) struct ClientKey {
 impl ClientKey {
     /// The key of a request we send.
     pub(crate) fn from_request(req: &Request) -> Result<ClientKey, TypedError> {
-        let branch = req.top_via()?.branch().ok_or(TypedError::Invalid("Via"))?.to_string();
+        let branch = req.top_via_view()?.branch().ok_or(TypedError::Invalid("Via"))?.to_string();
         Ok(ClientKey { branch, method: req.method.clone() })
     }
 
     /// The key a received response points at.
     pub(crate) fn from_response(resp: &Response) -> Result<ClientKey, TypedError> {
-        let branch = resp.top_via()?.branch().ok_or(TypedError::Invalid("Via"))?.to_string();
+        let branch = resp.top_via_view()?.branch().ok_or(TypedError::Invalid("Via"))?.to_string();
         Ok(ClientKey { branch, method: resp.cseq()?.method })
     }
 
@@ -57,21 +57,22 @@ pub(crate) enum ServerKey {
 impl ServerKey {
     /// The key of a received request.
     pub(crate) fn from_request(req: &Request) -> Result<ServerKey, TypedError> {
-        let via = req.top_via()?;
+        let view = req.top_via_view()?;
         let method = matching_method(&req.method);
-        match via.branch() {
+        match view.branch() {
             Some(branch) if branch.starts_with(MAGIC_COOKIE) => Ok(ServerKey::Rfc3261 {
                 branch: branch.to_string(),
-                host: via.host.to_ascii_lowercase(),
-                port: via.sent_by_port_or_default(),
+                host: view.host().to_ascii_lowercase(),
+                port: view.sent_by_port_or_default(),
                 method,
             }),
+            // RFC 2543 peers are rare: the whole Via, normalised by its parsed form.
             _ => Ok(ServerKey::Rfc2543 {
                 request_uri: req.uri.clone(),
                 call_id: req.call_id()?.clone(),
                 from_tag: req.from_header()?.tag().map(str::to_string),
                 cseq: req.cseq()?.seq,
-                top_via: via.to_string(),
+                top_via: req.top_via()?.to_string(),
                 method,
             }),
         }
