@@ -57,7 +57,7 @@ queues=$(sed -n 's/^id = "\(.*\)"/\1/p' dialplans/almere.toml | sed -n '/^burger
 VEERTIEN_DIALPLAN__DIRECTORY="$out_dir/dialplans" target/release/veertien check >"$out_dir/check.txt" \
     || { cat "$out_dir/check.txt" >&2; exit 1; }
 
-VEERTIEN_SIP__LISTEN=127.0.0.1:0 VEERTIEN_HTTP__LISTEN=127.0.0.1:0 VEERTIEN_LOG__FILTER=warn \
+VEERTIEN_SIP__LISTEN=127.0.0.1:0 VEERTIEN_HTTP__LISTEN=127.0.0.1:0 VEERTIEN_LOG__FILTER=warn VEERTIEN_SHUTDOWN__DRAIN_S=2 \
     VEERTIEN_DIALPLAN__DIRECTORY="$out_dir/dialplans" \
     VEERTIEN_RTP__PORT_MIN=61000 VEERTIEN_RTP__PORT_MAX=61998 \
     target/release/veertien run >"$out_dir/daemon.stdout" 2>"$out_dir/daemon.stderr" &
