@@ -329,6 +329,21 @@ async fn a_silent_phone_gets_a_bye_after_the_inactivity_timeout() {
 }
 
 #[tokio::test]
+async fn a_port_another_process_holds_is_skipped_and_the_call_goes_on() {
+    // Another process holds the first RTP port of the daemon's range.
+    let _held = std::net::UdpSocket::bind("127.0.0.1:31700").expect("port 31700 free for the test");
+    let mut daemon = start(31700, &[]).await;
+    let rtp = socket().await;
+    let rtp_port = rtp.local_addr().expect("addr").port();
+    let call = place_call(&daemon, "m6", rtp_port, async |_| {}).await;
+    assert_eq!(call.daemon_rtp.port(), 31702, "the held port is not put in the SDP");
+    let frame = receive_rtp(&rtp, Duration::from_secs(2)).await.expect("the welcome prompt arrives");
+    assert_eq!(frame.payload_type, 8);
+    assert_eq!(daemon.media_counter("bind_failures").await, 1);
+    daemon.shutdown();
+}
+
+#[tokio::test]
 async fn a_missing_prompt_directory_stops_the_start_naming_it() {
     let daemon = start(31560, &[("VEERTIEN_RTP__PROMPT_DIRECTORY", "no/such/prompts")]).await;
     let result = tokio::time::timeout(Duration::from_secs(5), daemon.task)

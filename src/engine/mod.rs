@@ -47,6 +47,7 @@ use bytes::Bytes;
 use call::Call;
 use responses::SUPPORTED_EXTENSIONS;
 use rtp_ports::RtpPortPool;
+pub use rtp_ports::PortReserver;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -241,6 +242,13 @@ impl Engine {
             now,
             config,
         }
+    }
+
+    /// From now on, an RTP port goes into an SDP only once `reserver` has it (the live
+    /// media plane binds it there and then), so a port another process holds costs no
+    /// call. Without one, as in simulation, every port of the range is available.
+    pub fn set_port_reserver(&mut self, reserver: Box<dyn PortReserver>) {
+        self.ports.set_reserver(reserver);
     }
 
     /// Feeds one input. Drain [`Engine::poll_output`] afterwards.

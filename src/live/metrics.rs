@@ -50,7 +50,7 @@ pub const EXPORTED_METRICS: &[(&str, &str)] = &[
     ("veertien_api_errors_total", "HTTP API requests answered with an error, by status class."),
     ("veertien_rtp_packets_total", "RTP packets by outcome: received, sent (prompts), relayed, relay_dropped, invalid."),
     ("veertien_media_inactivity_timeouts_total", "Media sessions ended for lack of RTP."),
-    ("veertien_media_bind_failures_total", "Media sessions whose ports could not be bound."),
+    ("veertien_media_bind_failures_total", "RTP ports that could not be bound (another process held them): skipped, or a session that could not open."),
     ("veertien_process_resident_memory_bytes", "Resident memory of the daemon."),
     ("veertien_process_cpu_seconds", "CPU time (user + system) used by the daemon since start."),
     ("veertien_process_open_fds", "Open file descriptors of the daemon."),

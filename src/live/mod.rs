@@ -189,6 +189,7 @@ pub async fn run(
         prompts,
     };
     let mut media = MediaPlane::new(media_config, clock, seed, media_events_tx);
+    engine.set_port_reserver(media.port_reserver());
     let drain = Duration::from_secs(settings.shutdown.drain_s);
     tokio::pin!(shutdown);
     let mut shutting_down = false;

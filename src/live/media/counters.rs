@@ -24,7 +24,8 @@ pub struct MediaCounters {
     pub dtmf_digits: AtomicU64,
     /// Sessions reported inactive.
     pub inactivity_timeouts: AtomicU64,
-    /// Sessions whose ports could not be bound.
+    /// Ports that could not be bound: skipped when the engine reserved them, or a session
+    /// that could not open.
     pub bind_failures: AtomicU64,
 }
 

@@ -10,11 +10,13 @@
 //! inactivity is watched only after the first `Play` or `Bridge`.
 
 mod counters;
+mod port_book;
 mod prompt_cache;
 mod relay;
 mod session;
 
 pub use counters::MediaCounters;
+pub use port_book::PortBook;
 pub use prompt_cache::{PromptCache, PromptError, REQUIRED_PROMPTS};
 
 use crate::core::ids::MediaSessionId;
@@ -27,7 +29,6 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -49,6 +50,7 @@ pub struct MediaPlaneConfig {
 /// An open session as the plane tracks it.
 struct SessionHandle {
     leg: Arc<Leg>,
+    rtp_port: u16,
     commands: mpsc::Sender<SessionCommand>,
     task: JoinHandle<()>,
 }
@@ -60,20 +62,30 @@ pub struct MediaPlane {
     rng: SeededRng,
     events: mpsc::Sender<MediaEvent>,
     counters: Arc<MediaCounters>,
+    ports: Arc<PortBook>,
     sessions: HashMap<MediaSessionId, SessionHandle>,
 }
 
 impl MediaPlane {
     /// A plane reporting to `events`; `seed` drives SSRCs and initial sequence numbers.
     pub fn new(config: MediaPlaneConfig, clock: LiveClock, seed: u64, events: mpsc::Sender<MediaEvent>) -> Self {
+        let counters = Arc::new(MediaCounters::default());
+        let ports = PortBook::new(config.bind_ip, counters.clone());
         MediaPlane {
             config,
             clock,
             rng: SeededRng::fork(seed, "media-plane"),
             events,
-            counters: Arc::new(MediaCounters::default()),
+            counters,
+            ports,
             sessions: HashMap::new(),
         }
+    }
+
+    /// The engine's [`crate::engine::PortReserver`]: binds a port's pair before the engine
+    /// names it in an SDP.
+    pub fn port_reserver(&self) -> Box<dyn crate::engine::PortReserver> {
+        Box::new(self.ports.clone())
     }
 
     /// The counters, shared with whoever reports them.
@@ -146,10 +158,9 @@ impl MediaPlane {
         remote: Option<SocketAddr>,
         format: Option<MediaFormat>,
     ) {
-        let (rtp, rtcp) = match bind_pair(self.config.bind_ip, rtp_port) {
+        let (rtp, rtcp) = match self.ports.open(rtp_port) {
             Ok(sockets) => sockets,
             Err(error) => {
-                MediaCounters::bump(&self.counters.bind_failures);
                 tracing::warn!(%session, rtp_port, %error, "cannot bind media ports");
                 if self.events.try_send(MediaEvent::OpenFailed { session }).is_err() {
                     tracing::warn!(%session, "engine queue full or closed; media event dropped");
@@ -182,7 +193,7 @@ impl MediaPlane {
             }
             .run(),
         );
-        self.sessions.insert(session, SessionHandle { leg, commands, task });
+        self.sessions.insert(session, SessionHandle { leg, rtp_port, commands, task });
     }
 
     fn send(&self, session: MediaSessionId, command: SessionCommand) {
@@ -237,18 +248,7 @@ impl MediaPlane {
         if let Err(error) = handle.task.await {
             tracing::warn!(%session, %error, "media session task failed");
         }
+        self.ports.session_closed(handle.rtp_port);
     }
 }
 
-/// Binds RTP on `port` and RTCP on `port + 1`.
-fn bind_pair(ip: IpAddr, port: u16) -> std::io::Result<(UdpSocket, UdpSocket)> {
-    let rtcp_port = port
-        .checked_add(1)
-        .ok_or_else(|| std::io::Error::other("no port above the RTP port for RTCP"))?;
-    let bind = |port: u16| -> std::io::Result<UdpSocket> {
-        let socket = std::net::UdpSocket::bind(SocketAddr::new(ip, port))?;
-        socket.set_nonblocking(true)?;
-        UdpSocket::from_std(socket)
-    };
-    Ok((bind(port)?, bind(rtcp_port)?))
-}
