@@ -75,44 +75,7 @@ enum Command {
         no_invariants: bool,
     },
     /// Play a trace against a running daemon over real UDP on loopback and report latencies.
-    Loadgen {
-        /// The trace file.
-        #[arg(long)]
-        trace: PathBuf,
-        /// The daemon's SIP address (loopback only).
-        #[arg(long, default_value = "127.0.0.1:5060")]
-        target: std::net::SocketAddr,
-        /// Speed-up of trace time (arrivals, patience, talk).
-        #[arg(long, default_value_t = 1.0)]
-        speed: f64,
-        /// Place at most N calls.
-        #[arg(long)]
-        max_calls: Option<usize>,
-        /// Stop after this many seconds of real time.
-        #[arg(long, default_value_t = 600)]
-        max_duration_s: u64,
-        /// Log in only the first N agents of the tenant.
-        #[arg(long)]
-        agents: Option<usize>,
-        /// Dial-plan directory (for the tenant's agents and realm).
-        #[arg(long, default_value = "dialplans")]
-        dialplans: PathBuf,
-        /// Agents' ring time before answering, in milliseconds of real time.
-        #[arg(long, default_value_t = 1000)]
-        agent_ring_ms: u64,
-        /// Each phone sends a 20 ms RTP packet this often: 20 is a real phone, larger is
-        /// like silence suppression and lowers the load.
-        #[arg(long, default_value_t = 20)]
-        rtp_interval_ms: u64,
-        /// Real time the daemon's entry takes for callers who press no key; their patience
-        /// runs at real speed for this long, sped up after it. Default: the tenant's menu
-        /// prompt plus menu timeout (0 without a menu). Callers who press a key: 2 s.
-        #[arg(long)]
-        entry_ms: Option<u64>,
-        /// Prompt directory (the menu prompt's length for the default --entry-ms).
-        #[arg(long, default_value = "config/prompts/nl")]
-        prompts: PathBuf,
-    },
+    Loadgen(LoadgenCli),
     /// Run the daemon with simulated agents and callers for a while, printing a summary
     /// every second: a first look at veertien. The dial plans are made always open.
     Demo {
@@ -132,32 +95,8 @@ fn main() -> ExitCode {
         Command::Run { config } => run(config),
         Command::Check { config } => return check(config),
         Command::Trace { profile, from, to, seed } => trace(profile, from, to, seed),
-        Command::Loadgen {
-            trace,
-            target,
-            speed,
-            max_calls,
-            max_duration_s,
-            agents,
-            dialplans,
-            agent_ring_ms,
-            rtp_interval_ms,
-            entry_ms,
-            prompts,
-        } => {
-            let options = LoadgenCli {
-                target,
-                speed,
-                max_calls,
-                max_duration_s,
-                agents,
-                dialplans,
-                agent_ring_ms,
-                rtp_interval_ms,
-                entry_ms,
-                prompts,
-            };
-            return match loadgen(trace, options) {
+        Command::Loadgen(options) => {
+            return match loadgen(options) {
                 Ok(code) => code,
                 Err(error) => {
                     eprintln!("veertien: {error:#}");
@@ -275,25 +214,53 @@ fn prompt_durations(directory: &std::path::Path) -> anyhow::Result<sim::media_si
     Ok(durations)
 }
 
-/// Options of `veertien loadgen` besides the trace.
+/// `veertien loadgen` options.
+#[derive(clap::Args, Debug)]
 struct LoadgenCli {
+    /// The trace file.
+    #[arg(long)]
+    trace: PathBuf,
+    /// The daemon's SIP address (loopback only).
+    #[arg(long, default_value = "127.0.0.1:5060")]
     target: std::net::SocketAddr,
+    /// Speed-up of trace time (arrivals, patience, talk).
+    #[arg(long, default_value_t = 1.0)]
     speed: f64,
+    /// Place at most N calls.
+    #[arg(long)]
     max_calls: Option<usize>,
+    /// Stop after this many seconds of real time.
+    #[arg(long, default_value_t = 600)]
     max_duration_s: u64,
+    /// Log in only the first N agents of the tenant.
+    #[arg(long)]
     agents: Option<usize>,
+    /// Dial-plan directory (for the tenant's agents and realm).
+    #[arg(long, default_value = "dialplans")]
     dialplans: PathBuf,
+    /// Agents' ring time before answering, in milliseconds of real time.
+    #[arg(long, default_value_t = 1000)]
     agent_ring_ms: u64,
+    /// Each phone sends a 20 ms RTP packet this often: 20 is a real phone, larger is
+    /// like silence suppression and lowers the load.
+    #[arg(long, default_value_t = 20)]
     rtp_interval_ms: u64,
+    /// Real time the daemon's entry takes for callers who press no key; their patience
+    /// runs at real speed for this long, sped up after it. Default: the welcome and the
+    /// tenant's menu prompt plus the menu timeout (0 without a menu). Callers who press a
+    /// key: 2 s.
+    #[arg(long)]
     entry_ms: Option<u64>,
+    /// Prompt directory (the prompts' lengths for the default --entry-ms).
+    #[arg(long, default_value = "config/prompts/nl")]
     prompts: PathBuf,
 }
 
 /// Runs the load generator; fails (exit 1) when any call failed.
-fn loadgen(trace_path: PathBuf, cli: LoadgenCli) -> anyhow::Result<ExitCode> {
+fn loadgen(cli: LoadgenCli) -> anyhow::Result<ExitCode> {
     use live::loadgen::{run_loadgen, AgentLogin, LoadgenOptions};
     let plan = load_dialplans(&cli.dialplans)?;
-    let file = std::fs::File::open(&trace_path).with_context(|| format!("opening {}", trace_path.display()))?;
+    let file = std::fs::File::open(&cli.trace).with_context(|| format!("opening {}", cli.trace.display()))?;
     let reader = sim::trace::TraceReader::new(std::io::BufReader::new(file))?;
     let header = reader.header().clone();
     let limit = cli.max_calls.unwrap_or(usize::MAX);
