@@ -556,18 +556,19 @@ impl Acd {
         // Queues with a free member and someone waiting. Offers only take agents, so a
         // caller in any other queue cannot be served in this dispatch: it is passed over
         // without the candidate search, and with no such queue there is nothing to walk.
-        let mut servable: Vec<QueueKey> = Vec::new();
+        let mut servable: Vec<(&TenantId, &QueueId)> = Vec::new();
         for (tenant, record) in free {
             for queue in &record.queues {
-                if !servable.iter().any(|(t, q)| t == tenant && q == queue) {
-                    servable.push((tenant.clone(), queue.clone()));
+                if !servable.contains(&(tenant, queue)) && self.waiting.count_in(tenant, queue) > 0 {
+                    servable.push((tenant, queue));
                 }
             }
         }
-        servable.retain(|(tenant, queue)| self.waiting.count_in(tenant, queue) > 0);
         if servable.is_empty() {
             return;
         }
+        // Owned, as offering changes the agents the references point into.
+        let servable: Vec<QueueKey> = servable.into_iter().map(|(t, q)| (t.clone(), q.clone())).collect();
         // Callers in service order; only the caller being offered changes in the walk, so
         // walking the index is the same as walking a sorted snapshot.
         let mut place = None;
