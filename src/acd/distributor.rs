@@ -48,6 +48,7 @@ use super::service_level::{is_short_abandon, is_within_target, ServiceLevelCount
 use super::stats::{AgentStateCounts, QueueStats};
 use super::strategy::{choose, Candidate};
 use super::wait_estimate::{HandleTimeAverage, WaitEstimate};
+use super::waiting_calls::WaitingCalls;
 
 type QueueKey = (TenantId, QueueId);
 type AgentKey = (TenantId, AgentId);
@@ -73,7 +74,7 @@ pub struct Acd {
     config: AcdConfig,
     queues: BTreeMap<QueueKey, QueueState>,
     agents: BTreeMap<AgentKey, AgentRecord>,
-    waiting: BTreeMap<CallId, WaitingCall>,
+    waiting: WaitingCalls,
     connected: BTreeMap<CallId, ConnectedCall>,
     next_seq: u64,
     actions: VecDeque<AcdAction>,
@@ -119,7 +120,7 @@ impl Acd {
             config,
             queues,
             agents,
-            waiting: BTreeMap::new(),
+            waiting: WaitingCalls::default(),
             connected: BTreeMap::new(),
             next_seq: 0,
             actions: VecDeque::new(),
@@ -140,8 +141,7 @@ impl Acd {
             AgentState::WrapUp { until } => Some(until),
             _ => None,
         });
-        let calls = self.waiting.values().map(WaitingCall::next_deadline);
-        wrap_ups.chain(calls).min()
+        wrap_ups.chain(self.waiting.next_deadline()).min()
     }
 
     /// A caller enters `queue` with `priority` (higher is served first).
@@ -157,7 +157,7 @@ impl Acd {
         queue: &QueueId,
         priority: u8,
     ) -> Result<(), QueueRefusal> {
-        if self.waiting.contains_key(&call) || self.connected.contains_key(&call) {
+        if self.waiting.contains(&call) || self.connected.contains_key(&call) {
             return Err(QueueRefusal::DuplicateCall(call));
         }
         if !self.queues.contains_key(&(tenant.clone(), queue.clone())) {
@@ -213,7 +213,7 @@ impl Acd {
     /// for a waiting call this is an abandon.
     pub fn call_ended(&mut self, now: Instant, call: CallId) -> Result<(), AcdError> {
         let Some(connected) = self.connected.remove(&call) else {
-            if self.waiting.contains_key(&call) {
+            if self.waiting.contains(&call) {
                 return self.caller_abandoned(now, call);
             }
             return Err(AcdError::UnknownCall(call));
@@ -448,8 +448,8 @@ impl Acd {
                 }
             }
         }
-        let calls: Vec<CallId> = self.waiting.keys().copied().collect();
-        for call in calls {
+        // Only calls with something due can change; the rest would be visited for nothing.
+        for call in self.waiting.due(now) {
             let Some(waiting) = self.waiting.get(&call) else {
                 continue;
             };
@@ -473,9 +473,7 @@ impl Acd {
                 self.offer_not_connected(now, call, &agent, OfferFailure::NoAnswer);
             }
             self.announce_if_due(now, call);
-            if let Some(waiting) = self.waiting.get_mut(&call) {
-                waiting.cooldown.retain(|(_, until)| *until > now);
-            }
+            self.waiting.update(&call, |waiting| waiting.cooldown.retain(|(_, until)| *until > now));
         }
         self.dispatch(now);
     }
@@ -545,25 +543,46 @@ impl Acd {
         // busy contact centre) an arrival costs nothing; otherwise every offer uses some
         // up and the scan stops when they are gone, so dispatch never walks all waiting
         // callers times all members for nothing.
-        let mut free_agents = self
+        let free: Vec<(&TenantId, &AgentRecord)> = self
             .agents
-            .values()
-            .filter(|record| record.registered && matches!(record.state, AgentState::Available { .. }))
-            .count();
+            .iter()
+            .filter(|(_, record)| record.registered && matches!(record.state, AgentState::Available { .. }))
+            .map(|((tenant, _), record)| (tenant, record))
+            .collect();
+        let mut free_agents = free.len();
         if free_agents == 0 {
             return;
         }
-        let mut order: Vec<_> = self
-            .waiting
-            .iter()
-            .filter(|(_, w)| w.ringing.is_empty())
-            .map(|(call, w)| (w.service_order(), *call))
-            .collect();
-        order.sort();
-        for (_, call) in order {
+        // Queues with a free member and someone waiting. Offers only take agents, so a
+        // caller in any other queue cannot be served in this dispatch: it is passed over
+        // without the candidate search, and with no such queue there is nothing to walk.
+        let mut servable: Vec<(&TenantId, &QueueId)> = Vec::new();
+        for (tenant, record) in free {
+            for queue in &record.queues {
+                if !servable.contains(&(tenant, queue)) && self.waiting.count_in(tenant, queue) > 0 {
+                    servable.push((tenant, queue));
+                }
+            }
+        }
+        if servable.is_empty() {
+            return;
+        }
+        // Owned, as offering changes the agents the references point into.
+        let servable: Vec<QueueKey> = servable.into_iter().map(|(t, q)| (t.clone(), q.clone())).collect();
+        // Callers in service order; only the caller being offered changes in the walk, so
+        // walking the index is the same as walking a sorted snapshot.
+        let mut place = None;
+        while let Some(next) = self.waiting.next_in_service_order(place) {
+            place = Some(next);
+            let call = next.1;
             let Some(waiting) = self.waiting.get(&call) else {
                 continue;
             };
+            if !waiting.ringing.is_empty()
+                || !servable.iter().any(|(t, q)| *t == waiting.entry.tenant && *q == waiting.queue)
+            {
+                continue;
+            }
             let tenant = waiting.entry.tenant.clone();
             let queue_id = waiting.queue.clone();
             let Some(queue) = self.queues.get(&(tenant.clone(), queue_id.clone())) else {
@@ -609,12 +628,12 @@ impl Acd {
                 }
             }
             free_agents = free_agents.saturating_sub(chosen.len());
-            if let Some(waiting) = self.waiting.get_mut(&call) {
+            self.waiting.update(&call, |waiting| {
                 waiting.ringing = chosen
                     .iter()
                     .map(|a| (a.clone(), now + ring_timeout))
                     .collect();
-            }
+            });
             self.actions.push_back(AcdAction::OfferToAgents {
                 call,
                 agents: chosen,
@@ -666,9 +685,7 @@ impl Acd {
         while next <= now {
             next += interval;
         }
-        if let Some(waiting) = self.waiting.get_mut(&call) {
-            waiting.next_announce = Some(next);
-        }
+        self.waiting.update(&call, |waiting| waiting.next_announce = Some(next));
         self.actions.push_back(AcdAction::Announce {
             call,
             position,
@@ -685,11 +702,7 @@ impl Acd {
         queue: &QueueId,
     ) -> bool {
         entry.visited.push(queue.clone());
-        let in_queue = self
-            .waiting
-            .values()
-            .filter(|w| w.entry.tenant == entry.tenant && &w.queue == queue)
-            .count();
+        let in_queue = self.waiting.count_in(&entry.tenant, queue);
         let state = self.queue_mut(&entry.tenant, queue);
         state.offered += 1;
         if in_queue >= state.settings.max_length {
@@ -782,19 +795,21 @@ impl Acd {
         agent: &AgentId,
         failure: OfferFailure,
     ) {
-        let Some(waiting) = self.waiting.get_mut(&call) else {
+        let Some(waiting) = self.waiting.get(&call) else {
             return;
         };
-        waiting.ringing.retain(|(a, _)| a != agent);
         let key = (waiting.entry.tenant.clone(), waiting.queue.clone());
         let Some(queue) = self.queues.get(&key) else {
+            self.waiting.update(&call, |waiting| waiting.ringing.retain(|(a, _)| a != agent));
             return;
         };
         let settings = &queue.settings;
-        waiting.cooldown.retain(|(a, _)| a != agent);
-        waiting
-            .cooldown
-            .push((agent.clone(), now + settings.ring_timeout));
+        let cooldown_until = now + settings.ring_timeout;
+        self.waiting.update(&call, |waiting| {
+            waiting.ringing.retain(|(a, _)| a != agent);
+            waiting.cooldown.retain(|(a, _)| a != agent);
+            waiting.cooldown.push((agent.clone(), cooldown_until));
+        });
         let Some(record) = self.agents.get_mut(&(key.0, agent.clone())) else {
             return;
         };
@@ -847,9 +862,7 @@ impl Acd {
 
     /// Stops `agent` ringing for `call` without counting a miss.
     fn withdraw_offer(&mut self, call: CallId, agent: &AgentId) {
-        if let Some(waiting) = self.waiting.get_mut(&call) {
-            waiting.ringing.retain(|(a, _)| a != agent);
-        }
+        self.waiting.update(&call, |waiting| waiting.ringing.retain(|(a, _)| a != agent));
         self.actions.push_back(AcdAction::CancelOffer {
             call,
             agent: agent.clone(),

@@ -16,6 +16,7 @@ pub mod service_level;
 pub mod stats;
 pub mod strategy;
 pub mod wait_estimate;
+mod waiting_calls;
 
 pub use action::{AcdAction, AcdError, Disposition, OfferFailure, Outcome, OverflowDestination, QueueRefusal};
 pub use agent::{AgentState, PauseReason};

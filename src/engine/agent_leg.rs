@@ -6,6 +6,7 @@ use super::call::{EndReason, Phase};
 use super::media_commands::{MediaCommand, MediaFormat};
 use super::{DialogOwner, Engine, Notification, OfferOutcome, Output};
 use crate::acd::OfferFailure;
+use crate::core::addr_text::SocketAddrText;
 use crate::core::ids::{CallId, LegId, MediaSessionId, TransactionId};
 use crate::core::time::Instant;
 use crate::dialplan::{AgentId, TenantId};
@@ -92,7 +93,7 @@ impl Engine {
         };
         let local = self.local_media(rtp_port);
         let offer = sdp::offer(&local, Direction::SendRecv);
-        let advertised = self.config.advertised;
+        let advertised = SocketAddrText(self.config.advertised);
         let mut invite = Request::new(Method::Invite, Bytes::from(binding.contact.trim_matches(['<', '>']).to_string()));
         let branch = self.new_branch();
         invite.headers.push(HeaderName::Via, format!("SIP/2.0/{} {advertised};branch={branch};rport", peer.transport.via_token()));
@@ -165,7 +166,7 @@ impl Engine {
 
     fn on_leg_answered(&mut self, leg_id: LegId, response: Response) {
         let branch = self.new_branch();
-        let sent_by = self.config.advertised.to_string();
+        let sent_by = SocketAddrText(self.config.advertised).to_string();
         let Some(leg) = self.legs.get_mut(&leg_id) else { return };
         if leg.dialog.is_none() {
             match Dialog::uac_from_response(&leg.invite, &response) {
@@ -230,7 +231,7 @@ impl Engine {
     /// ACKs a retransmitted 2xx again.
     pub(super) fn resend_leg_ack(&mut self, leg_id: LegId) {
         let branch = self.new_branch();
-        let sent_by = self.config.advertised.to_string();
+        let sent_by = SocketAddrText(self.config.advertised).to_string();
         let Some(leg) = self.legs.get(&leg_id) else { return };
         let Some(dialog) = leg.dialog.as_ref() else { return };
         let ack = dialog.make_ack(1, branch, &sent_by, leg.peer.transport);
@@ -263,7 +264,7 @@ impl Engine {
     /// Sends BYE on a leg with a dialog; a leg without one is simply dropped.
     pub(super) fn bye_leg(&mut self, leg_id: LegId) {
         let branch = self.new_branch();
-        let sent_by = self.config.advertised.to_string();
+        let sent_by = SocketAddrText(self.config.advertised).to_string();
         let Some(leg) = self.legs.get_mut(&leg_id) else { return };
         let Some(dialog) = leg.dialog.as_mut() else {
             self.remove_leg(leg_id);

@@ -6,6 +6,7 @@ use super::responses::{ALLOWED_METHODS, REFERENCE_HEADER};
 use super::timers::TimerKind;
 use super::media_commands::{MediaCommand, MediaFormat};
 use super::{DialogOwner, Engine, Notification, Output};
+use crate::core::addr_text::{IpText, SocketAddrText};
 use crate::core::ids::{CallId, LegId, TransactionId};
 use crate::media::sdp;
 use crate::sip::dialog::{Dialog, DialogKey, LocalSide};
@@ -419,7 +420,7 @@ impl Engine {
         }
         call.state = CallState::Ending;
         call.end_reason = Some(reason);
-        let sent_by = self.config.advertised.to_string();
+        let sent_by = SocketAddrText(self.config.advertised).to_string();
         let bye = call.dialog.make_request(Method::Bye, branch, &sent_by, call.peer.transport);
         let peer = call.peer;
         let tx = self.transactions.send_request(self.now.mono, bye, peer);
@@ -500,7 +501,7 @@ impl Engine {
             scheme: "sip".into(),
             user: Some("veertien".into()),
             password: None,
-            host: self.config.advertised.ip().to_string(),
+            host: IpText(self.config.advertised.ip()).to_string(),
             port: Some(self.config.advertised.port()),
             params,
             headers: Vec::new(),

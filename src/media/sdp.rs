@@ -513,7 +513,7 @@ fn session_header(local: &LocalMedia) -> String {
          t=0 0\r\n",
         local.session_id,
         local.session_version,
-        ip = local.ip,
+        ip = crate::core::addr_text::IpText(local.ip),
     )
 }
 

@@ -7,6 +7,7 @@ pub mod generate;
 pub mod invariants;
 pub mod media_sim;
 pub mod network;
+pub mod output_hash;
 pub mod phones;
 pub mod profile;
 pub mod replay;

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::core::addr_text::{IpText, SocketAddrText};
 use crate::core::time::Instant;
 use crate::sip::auth::{compute_response, DigestAlgorithm, QopAuth};
 use crate::sip::msg::{HeaderName, Method, Request, Response};
@@ -240,7 +241,7 @@ impl CallerPhone {
     /// Sends the INVITE (with an SDP offer for RTP at our own address) and starts the
     /// patience timer.
     pub fn start(&mut self, now: Instant, patience: Duration, out: &mut PhoneOutbox) {
-        let ip = self.addr.ip();
+        let ip = IpText(self.addr.ip());
         let sdp = format!(
             "v=0\r\no=- {i} 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n",
             i = self.index
@@ -248,8 +249,8 @@ impl CallerPhone {
         let text = format!(
             "INVITE sip:{number}@{daemon} SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch={branch}\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{ip}>;tag=c{index}\r\nTo: <sip:{number}@{daemon}>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:{user}@{addr}>\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
             number = self.number,
-            daemon = self.daemon,
-            addr = self.addr,
+            daemon = SocketAddrText(self.daemon),
+            addr = SocketAddrText(self.addr),
             branch = self.invite_branch,
             user = self.user,
             index = self.index,
@@ -353,10 +354,10 @@ impl CallerPhone {
         let text = format!(
             "ACK sip:{number}@{daemon} SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch={branch}\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{ip}>;tag=c{index}\r\nTo: <sip:{number}@{daemon}>;tag={to_tag}\r\nCall-ID: {call_id}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
             number = self.number,
-            daemon = self.daemon,
-            addr = self.addr,
+            daemon = SocketAddrText(self.daemon),
+            addr = SocketAddrText(self.addr),
             user = self.user,
-            ip = self.addr.ip(),
+            ip = IpText(self.addr.ip()),
             index = self.index,
             call_id = self.call_id,
         );
@@ -368,10 +369,10 @@ impl CallerPhone {
         let text = format!(
             "BYE sip:{number}@{daemon} SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch=z9hG4bK-c{index}-bye\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{ip}>;tag=c{index}\r\nTo: <sip:{number}@{daemon}>;tag={to_tag}\r\nCall-ID: {call_id}\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
             number = self.number,
-            daemon = self.daemon,
-            addr = self.addr,
+            daemon = SocketAddrText(self.daemon),
+            addr = SocketAddrText(self.addr),
             user = self.user,
-            ip = self.addr.ip(),
+            ip = IpText(self.addr.ip()),
             index = self.index,
             call_id = self.call_id,
         );
@@ -649,9 +650,9 @@ impl AgentPhone {
         if let Some(to) = dialog.invite.headers.get(&HeaderName::To) {
             response.headers.set(HeaderName::To, format!("{};tag={}", String::from_utf8_lossy(to), dialog.tag));
         }
-        response.headers.push(HeaderName::Contact, format!("<sip:{}@{addr}>", self.id));
+        response.headers.push(HeaderName::Contact, format!("<sip:{}@{}>", self.id, SocketAddrText(addr)));
         response.headers.push(HeaderName::ContentType, "application/sdp");
-        let ip = addr.ip();
+        let ip = IpText(addr.ip());
         response.body = Bytes::from(format!(
             "v=0\r\no=- {i} 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio 8000 RTP/AVP 8\r\n",
             i = self.index
@@ -677,12 +678,12 @@ impl AgentPhone {
         self.bye_cseq += 1;
         let text = format!(
             "BYE sip:veertien@{daemon} SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch=z9hG4bK-a{index}-bye{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:{id}@{ip}>;tag={tag}\r\nTo: {daemon_side}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} BYE\r\nContent-Length: 0\r\n\r\n",
-            daemon = self.daemon,
-            addr = self.addr,
+            daemon = SocketAddrText(self.daemon),
+            addr = SocketAddrText(self.addr),
             index = self.index,
             cseq = self.bye_cseq,
             id = self.id,
-            ip = self.addr.ip(),
+            ip = IpText(self.addr.ip()),
             tag = dialog.tag,
         );
         self.end_dialog(now);
@@ -715,7 +716,7 @@ impl AgentPhone {
             .or_else(|| challenges.iter().find(|c| c.contains("MD5")).map(|c| (DigestAlgorithm::Md5, c)))?;
         let nonce = quoted_param(challenge, "nonce")?;
         let opaque = quoted_param(challenge, "opaque");
-        let uri = format!("sip:{}", self.daemon);
+        let uri = format!("sip:{}", SocketAddrText(self.daemon));
         let cnonce = format!("a{}c{}", self.index, self.register_cseq);
         let ha1 = algorithm.ha1(&self.id, &self.realm, &self.password);
         let qop = QopAuth { nonce_count: "00000001", cnonce: &cnonce };
@@ -734,12 +735,12 @@ impl AgentPhone {
         let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
         let text = format!(
             "REGISTER sip:{daemon} SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch=z9hG4bK-a{index}-reg{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:{id}@{host}>;tag=a{index}reg\r\nTo: <sip:{id}@{host}>\r\nCall-ID: sim-reg-{index}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{id}@{addr}>\r\nExpires: {REGISTER_EXPIRES_S}\r\n{auth}Content-Length: 0\r\n\r\n",
-            daemon = self.daemon,
-            addr = self.addr,
+            daemon = SocketAddrText(self.daemon),
+            addr = SocketAddrText(self.addr),
             index = self.index,
             cseq = self.register_cseq,
             id = self.id,
-            host = self.daemon.ip(),
+            host = IpText(self.daemon.ip()),
         );
         self.send_request(now, text, out);
     }

@@ -6,14 +6,10 @@
 //! every call that left the queue (answered, abandoned, overflowed, closed, failed).
 
 use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
 use crate::acd::{Disposition, Outcome};
-use crate::core::time::Instant;
-use crate::engine::Notification;
 
 /// Counts and waits of one queue.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -99,30 +95,6 @@ impl QueueTally {
     /// The statistics per `tenant/queue`.
     pub fn queues(&self) -> &BTreeMap<String, QueueStats> {
         &self.queues
-    }
-}
-
-/// SHA-256 over every notification, with the simulated instant it was seen at.
-#[derive(Debug, Clone, Default)]
-pub struct OutputHash {
-    hasher: Sha256,
-    line: String,
-}
-
-impl OutputHash {
-    /// Adds one notification.
-    pub fn record(&mut self, at: Instant, notification: &Notification) {
-        self.line.clear();
-        let _ = write!(self.line, "{}|{notification:?}\n", at.as_micros());
-        self.hasher.update(self.line.as_bytes());
-    }
-
-    /// The hash in lowercase hex.
-    pub fn hex(&self) -> String {
-        self.hasher.clone().finalize().iter().fold(String::with_capacity(64), |mut hex, byte| {
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! Transport rules of RFC 3261 §18 that do not need a socket: where a request came from,
 //! stamping `received`/`rport` into its top Via, and where a response must go.
 
+use crate::core::addr_text::IpText;
 use crate::core::ids::ConnectionId;
 use crate::sip::msg::{Request, Response};
 use std::net::{IpAddr, SocketAddr};
@@ -85,7 +86,7 @@ pub fn stamp_received(req: &mut Request, peer: &Peer) {
     }
     // Only now copy the Via out, to change it.
     let Ok(mut top) = req.top_via() else { return };
-    top.set_received(&source_ip.to_string());
+    top.set_received(&IpText(source_ip).to_string());
     if wants_rport {
         top.set_rport(peer.remote.port());
     }
