@@ -3,7 +3,6 @@
 //! engine in simulated time), `loadgen` (a trace against a running daemon over loopback
 //! UDP), `demo` (the daemon with simulated agents and callers). `anyhow` lives only here.
 
-
 /// mimalloc instead of the system allocator: the engine and the simulated phones allocate
 /// small strings for every SIP message, and glibc's malloc/free took about 15 % of a
 /// replayed month (measured in loadtest/README.md).

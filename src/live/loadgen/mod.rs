@@ -583,8 +583,8 @@ impl Loadgen {
     }
 
     /// When the agent phone has just answered, its caller is connected and the agent
-    /// talks for the caller's talk time.
-    /// An agent leg's RTP runs from the phone's answer until the call ends (BYE either way).
+    /// talks for the caller's talk time; the leg's RTP runs from that answer until the
+    /// call ends (BYE either way).
     fn after_agent_step(&mut self, now: Instant, agent: usize, answered_before: u64) {
         let owner = StreamOwner::Agent(agent);
         if self.rtp.is_open(owner) && !self.agents[agent].in_call() {

@@ -74,8 +74,9 @@ struct RtpStream {
     started_at: Instant,
     /// A key press to start at this time.
     key_at: Option<(Instant, char)>,
-    /// Telephone-event packets still to send: due time, the press's timestamp, payload.
-    key_packets: VecDeque<(Instant, u32, [u8; 4])>,
+    /// Telephone-event packets still to send: due time, the press's timestamp, whether it
+    /// is the press's first packet, payload.
+    key_packets: VecDeque<(Instant, u32, bool, [u8; 4])>,
     /// Packets this stream received.
     received: u64,
 }
@@ -91,7 +92,7 @@ impl RtpStream {
     }
 
     fn next_key_due(&self) -> Option<Instant> {
-        let key_packet = self.key_packets.front().map(|(at, _, _)| *at);
+        let key_packet = self.key_packets.front().map(|(at, ..)| *at);
         let key_start = self.key_at.map(|(at, _)| at);
         key_packet.into_iter().chain(key_start).min()
     }
@@ -104,19 +105,18 @@ impl RtpStream {
             let timestamp = self.timestamp_at(at);
             if let Some(payloads) = dtmf::key_press_payloads(digit, KEY_PRESS, PACKET_AUDIO) {
                 counters.key_presses += 1;
-                let due = payloads.into_iter().enumerate().map(|(i, payload)| (at + PACKET_AUDIO * i as u32, timestamp, payload));
+                let due = payloads.into_iter().enumerate().map(|(i, payload)| (at + PACKET_AUDIO * i as u32, timestamp, i == 0, payload));
                 self.key_packets.extend(due);
             }
         }
-        while let Some(&(at, timestamp, payload)) = self.key_packets.front() {
+        while let Some(&(at, timestamp, first, payload)) = self.key_packets.front() {
             if at > now {
                 break;
             }
             self.key_packets.pop_front();
             let Some(pt) = remote.telephone_event_pt else { continue };
             // RFC 4733 §2.5.1.1: the first packet of an event carries the marker bit.
-            let marker = is_first_update(&payload);
-            self.send(buffers, pt, marker, timestamp, &payload, remote.addr, counters);
+            self.send(buffers, pt, first, timestamp, &payload, remote.addr, counters);
         }
     }
 
@@ -282,12 +282,6 @@ impl RtpStreams {
         let next = tick + self.interval;
         self.next_tick = Some(if next <= now { now + self.interval } else { next });
     }
-}
-
-/// The first update of a key press has the duration of one packet.
-fn is_first_update(payload: &[u8; 4]) -> bool {
-    let duration = u16::from_be_bytes([payload[2], payload[3]]);
-    payload[1] & 0x80 == 0 && u128::from(duration) == PACKET_AUDIO.as_micros() * 8 / 1000
 }
 
 /// Reads everything waiting on `socket`; returns the number of packets.
