@@ -81,6 +81,7 @@ impl Bench {
             http_base_url: "http://127.0.0.1:8080".into(),
             max_waiting_calls: 100_000,
             rtp_port_min: 20_000,
+            caller_hash_key: [0u8; 32],
             rtp_port_max: 60_000,
         };
         let now = Instant::from_micros(1_000_000);

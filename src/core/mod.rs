@@ -2,6 +2,7 @@
 //! redaction of personal data. Nothing here performs I/O or reads an OS clock.
 
 pub mod addr_text;
+pub mod deadlines;
 pub mod ids;
 pub mod redact;
 pub mod rng;

@@ -14,6 +14,7 @@ mod commands;
 mod inbound;
 mod media_commands;
 mod media_events;
+pub mod record;
 mod responses;
 mod routing;
 mod rtp_ports;
@@ -45,6 +46,7 @@ use crate::sip::transaction::{TransactionEvent, TransactionLayer};
 use crate::sip::transport::{Peer, TransportKind};
 use bytes::Bytes;
 use call::Call;
+pub use record::{CallRecord, IssuedReference, LegRecord, PersistTicket, Record};
 use responses::SUPPORTED_EXTENSIONS;
 use rtp_ports::RtpPortPool;
 pub use rtp_ports::PortReserver;
@@ -80,6 +82,9 @@ pub struct EngineConfig {
     pub http_base_url: String,
     /// Callers waiting in all queues at once (the ACD's bound).
     pub max_waiting_calls: usize,
+    /// Key of the caller hash in call records ([`record::caller_hash`]); the store keeps
+    /// it, so the same caller hashes alike across restarts.
+    pub caller_hash_key: [u8; 32],
     /// RTP port range for our media sessions.
     pub rtp_port_min: u16,
     pub rtp_port_max: u16,
@@ -98,6 +103,14 @@ pub enum Input {
     Shutdown { now: Now, drain: Duration },
     /// The media plane observed something.
     Media { now: Now, event: MediaEvent },
+    /// The store made the write of `ticket` durable.
+    Persisted { now: Now, ticket: PersistTicket },
+    /// The store could not write `ticket` (full disk, locked file, I/O error).
+    PersistFailed { now: Now, ticket: PersistTicket, reason: String },
+    /// What the store held at start, given once before the first SIP message: records
+    /// still open (none yet for calls, which are written when they end) and the reference
+    /// numbers issued recently, so a restarted daemon does not hand one out again.
+    Restored { now: Now, records: Vec<Record>, recent_references: Vec<IssuedReference> },
 }
 
 /// Something the driver must do, in the order given.
@@ -109,6 +122,9 @@ pub enum Output {
     Media(MediaCommand),
     /// A call-level event for logs, metrics and call records.
     Notify(Notification),
+    /// Make `record` durable, then answer `Input::Persisted` (or `PersistFailed`) with
+    /// `ticket`. Writes of the same record (same reference and arrival) replace each other.
+    Persist { ticket: PersistTicket, record: Record },
 }
 
 /// Call events.
@@ -292,6 +308,9 @@ impl Engine {
             Input::Media { now, event } => {
                 self.now = now;
                 self.on_media_event(event);
+            }
+            Input::Persisted { now, .. } | Input::PersistFailed { now, .. } | Input::Restored { now, .. } => {
+                self.now = now;
             }
             Input::Shutdown { now, drain } => {
                 self.now = now;

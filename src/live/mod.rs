@@ -143,6 +143,7 @@ pub fn engine_config(settings: &Settings, sip_addr: SocketAddr, http_addr: Socke
         http_base_url: format!("http://{http_addr}"),
         max_waiting_calls: settings.limits.max_calls,
         rtp_port_min: settings.rtp.port_min,
+        caller_hash_key: [0u8; 32],
         rtp_port_max: settings.rtp.port_max,
     }
 }
@@ -238,6 +239,7 @@ pub async fn run(
                 Output::Media(command) => media.handle(command).await,
                 Output::Notify(Notification::Drained) => drained = true,
                 Output::Notify(notification) => exporter.on_notification(clock.now(), &notification),
+                Output::Persist { .. } => {}
             }
         }
         snapshot_tx.send_replace(Snapshot {

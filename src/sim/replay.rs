@@ -175,6 +175,7 @@ pub fn replay_engine_config(answer_delay: Duration) -> EngineConfig {
         http_base_url: "http://127.0.0.1:8080".into(),
         max_waiting_calls: 100_000,
         rtp_port_min: 10_000,
+        caller_hash_key: [0u8; 32],
         rtp_port_max: 60_000,
     }
 }
@@ -485,6 +486,7 @@ impl Replay {
                     self.react_to_media();
                 }
                 Output::Notify(notification) => self.on_notification(&notification),
+                Output::Persist { .. } => {}
             }
         }
     }

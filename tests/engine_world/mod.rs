@@ -6,7 +6,7 @@ use bytes::Bytes;
 use std::path::Path;
 use std::time::Duration;
 use veertien::core::time::{Instant, Now, WallTime};
-use veertien::engine::{Engine, EngineConfig, EndReason, Input, MediaCommand, Notification, Output};
+use veertien::engine::{Engine, EngineConfig, EndReason, Input, MediaCommand, Notification, Output, Record};
 use veertien::sip::msg::{self, Message, Response};
 use veertien::sip::timers::SipTimers;
 use veertien::sip::transport::{Peer, TransportKind};
@@ -24,6 +24,8 @@ pub struct World {
     pub sent: Vec<(Peer, Message)>,
     pub notifications: Vec<Notification>,
     pub media: Vec<MediaCommand>,
+    /// What the engine asked the store to keep; the world's store commits at once.
+    pub records: Vec<Record>,
 }
 
 pub fn config(answer_delay_ms: u64) -> EngineConfig {
@@ -40,6 +42,7 @@ pub fn config(answer_delay_ms: u64) -> EngineConfig {
         http_base_url: "http://127.0.0.1:8080".into(),
         max_waiting_calls: 100,
         rtp_port_min: 20000,
+        caller_hash_key: [0u8; 32],
         rtp_port_max: 20010,
     }
 }
@@ -61,6 +64,7 @@ impl World {
             sent: Vec::new(),
             notifications: Vec::new(),
             media: Vec::new(),
+            records: Vec::new(),
         }
     }
 
@@ -88,6 +92,7 @@ impl World {
     }
 
     pub fn collect(&mut self) {
+        let mut committed = Vec::new();
         while let Some(output) = self.engine.poll_output() {
             match output {
                 Output::Transmit { peer, bytes } => {
@@ -96,7 +101,15 @@ impl World {
                 }
                 Output::Notify(notification) => self.notifications.push(notification),
                 Output::Media(command) => self.media.push(command),
+                Output::Persist { ticket, record } => {
+                    self.records.push(record);
+                    committed.push(ticket);
+                }
             }
+        }
+        for ticket in committed {
+            self.engine.handle_input(Input::Persisted { now: self.now(), ticket });
+            self.collect();
         }
     }
 
