@@ -81,12 +81,16 @@ impl Bench {
             http_base_url: "http://127.0.0.1:8080".into(),
             max_waiting_calls: 100_000,
             rtp_port_min: 20_000,
+            rtp_port_max: 60_000,
             caller_hash_key: [0u8; 32],
             persist: veertien::engine::PersistLimits::default(),
-            rtp_port_max: 60_000,
         };
         let now = Instant::from_micros(1_000_000);
-        Bench { engine: Engine::new(plan(), config, 1, Now::new(now, WallTime(1_764_000_000_000))), now }
+        let start = Now::new(now, WallTime(1_764_000_000_000));
+        let ports = veertien::engine::even_ports(config.rtp_port_min, config.rtp_port_max);
+        let mut engine = Engine::new(plan(), config, 1, start);
+        engine.handle_input(veertien::engine::Input::RtpPortsBound { now: start, ports });
+        Bench { engine, now }
     }
 
     fn now(&self) -> Now {

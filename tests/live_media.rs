@@ -371,6 +371,9 @@ mod plane {
             bind_ip: [127, 0, 0, 1].into(),
             inactivity_timeout: Duration::from_secs(60),
             prompts,
+            // Sessions open on the ports the test names; the plane binds no spare ports.
+            rtp_port_min: 0,
+            rtp_port_max: 0,
         };
         let (events, events_rx) = mpsc::channel(64);
         (MediaPlane::new(config, LiveClock::start(), 7, events), events_rx)

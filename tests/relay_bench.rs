@@ -123,6 +123,9 @@ fn run(calls: usize, seconds: u64, port_min: u16) -> Outcome {
         bind_ip: [127, 0, 0, 1].into(),
         inactivity_timeout: Duration::from_secs(3600),
         prompts,
+        // Sessions open on the ports the bench names; the plane binds no spare ports.
+        rtp_port_min: 0,
+        rtp_port_max: 0,
     };
     let (events, mut events_rx) = mpsc::channel(1024);
     let format = Some(MediaFormat {

@@ -54,7 +54,7 @@ use call::Call;
 pub use record::{CallRecord, IssuedReference, LegRecord, PersistTicket, Record};
 use responses::SUPPORTED_EXTENSIONS;
 use rtp_ports::RtpPortPool;
-pub use rtp_ports::PortReserver;
+pub use rtp_ports::even_ports;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -115,6 +115,9 @@ pub enum Input {
     Persisted { now: Now, ticket: PersistTicket },
     /// The store could not write `ticket` (full disk, locked file, I/O error).
     PersistFailed { now: Now, ticket: PersistTicket, reason: String },
+    /// The driver bound these RTP ports (each with RTCP on the port above) and holds them
+    /// for the engine's media sessions; only such ports go into an SDP.
+    RtpPortsBound { now: Now, ports: Vec<u16> },
     /// What the store held at start, given once before the first SIP message: records
     /// still open (none yet for calls, which are written when they end) and the reference
     /// numbers issued recently, so a restarted daemon does not hand one out again.
@@ -276,13 +279,6 @@ impl Engine {
         }
     }
 
-    /// From now on, an RTP port goes into an SDP only once `reserver` has it (the live
-    /// media plane binds it there and then), so a port another process holds costs no
-    /// call. Without one, as in simulation, every port of the range is available.
-    pub fn set_port_reserver(&mut self, reserver: Box<dyn PortReserver>) {
-        self.ports.set_reserver(reserver);
-    }
-
     /// Feeds one input. Drain [`Engine::poll_output`] afterwards.
     pub fn handle_input(&mut self, input: Input) {
         self.dispatch(input);
@@ -336,6 +332,14 @@ impl Engine {
                 self.persist.on_failed(now, ticket, &reason, &mut self.timers, &mut self.outputs);
                 self.check_drained();
             }
+            Input::RtpPortsBound { now, ports } => {
+                self.now = now;
+                let refused = self.ports.add(ports);
+                if refused > 0 {
+                    self.stats.rtp_ports_refused += refused as u64;
+                    tracing::warn!(refused, "announced RTP ports outside the range or known already");
+                }
+            }
             Input::Restored { now, records, recent_references } => {
                 self.now = now;
                 self.on_restored(records, recent_references);
@@ -380,6 +384,11 @@ impl Engine {
     /// RTP ports held by calls.
     pub fn rtp_ports_in_use(&self) -> usize {
         self.ports.in_use()
+    }
+
+    /// Announced RTP ports no call holds: the driver binds more when this runs low.
+    pub fn rtp_ports_free(&self) -> usize {
+        self.ports.free()
     }
 
     /// Live SIP transactions.

@@ -22,6 +22,8 @@ pub struct EngineStats {
     pub capacity_refused: u64,
     /// INVITEs refused while draining for shutdown (503).
     pub shutdown_refused: u64,
+    /// RTP ports the driver announced that were outside the range or known already.
+    pub rtp_ports_refused: u64,
     /// Offers with no codec in common (488).
     pub no_common_codec: u64,
     /// Wrong digest responses (wrong password or user), each answered 401 or, past the

@@ -143,9 +143,9 @@ pub fn engine_config(settings: &Settings, sip_addr: SocketAddr, http_addr: Socke
         http_base_url: format!("http://{http_addr}"),
         max_waiting_calls: settings.limits.max_calls,
         rtp_port_min: settings.rtp.port_min,
+        rtp_port_max: settings.rtp.port_max,
         caller_hash_key: [0u8; 32],
         persist: crate::engine::PersistLimits::default(),
-        rtp_port_max: settings.rtp.port_max,
     }
 }
 
@@ -189,9 +189,11 @@ pub async fn run(
         bind_ip: sip_addr.ip(),
         inactivity_timeout: Duration::from_secs(settings.rtp.inactivity_timeout_s),
         prompts,
+        rtp_port_min: settings.rtp.port_min,
+        rtp_port_max: settings.rtp.port_max,
     };
     let mut media = MediaPlane::new(media_config, clock, seed, media_events_tx);
-    engine.set_port_reserver(media.port_reserver());
+    announce_rtp_ports(&mut engine, &mut media, clock.now());
     let drain = Duration::from_secs(settings.shutdown.drain_s);
     tokio::pin!(shutdown);
     let mut shutting_down = false;
@@ -243,6 +245,7 @@ pub async fn run(
                 Output::Persist { .. } => {}
             }
         }
+        announce_rtp_ports(&mut engine, &mut media, clock.now());
         snapshot_tx.send_replace(Snapshot {
             active_calls: engine.active_calls(),
             active_transactions: engine.active_transactions(),
@@ -257,6 +260,15 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// Binds RTP ports ahead of need and hands them to the engine (the driver owns the
+/// sockets; the engine only names ports it was given). Announcing produces no outputs.
+fn announce_rtp_ports(engine: &mut Engine, media: &mut MediaPlane, now: crate::core::time::Now) {
+    let ports = media.top_up_ports(engine.rtp_ports_free());
+    if !ports.is_empty() {
+        engine.handle_input(Input::RtpPortsBound { now, ports });
+    }
 }
 
 async fn sleep_until_deadline(deadline: Option<tokio::time::Instant>) {

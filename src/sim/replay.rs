@@ -175,9 +175,9 @@ pub fn replay_engine_config(answer_delay: Duration) -> EngineConfig {
         http_base_url: "http://127.0.0.1:8080".into(),
         max_waiting_calls: 100_000,
         rtp_port_min: 10_000,
+        rtp_port_max: 60_000,
         caller_hash_key: [0u8; 32],
         persist: crate::engine::PersistLimits::default(),
-        rtp_port_max: 60_000,
     }
 }
 
@@ -247,12 +247,12 @@ pub fn replay(
     // The engine's clock starts before the trace so the agents are registered in time.
     let first = START;
     let wall_at_first = wall_start_ms - REGISTRATION_LEAD.as_millis() as i64;
-    let engine = Engine::new(
-        plan,
-        replay_engine_config(config.engine_answer_delay),
-        config.seed,
-        Now::new(first, WallTime(wall_at_first)),
-    );
+    let engine_config = replay_engine_config(config.engine_answer_delay);
+    let ports = crate::engine::even_ports(engine_config.rtp_port_min, engine_config.rtp_port_max);
+    let start = Now::new(first, WallTime(wall_at_first));
+    let mut engine = Engine::new(plan, engine_config, config.seed, start);
+    // The simulation has no sockets: every port of the range is the engine's from the start.
+    engine.handle_input(Input::RtpPortsBound { now: start, ports });
     let mut replay = Replay {
         engine,
         network: SimNetwork::new(config.network, config.seed),

@@ -47,9 +47,9 @@ pub fn config(answer_delay_ms: u64) -> EngineConfig {
         http_base_url: "http://127.0.0.1:8080".into(),
         max_waiting_calls: 100,
         rtp_port_min: 20000,
+        rtp_port_max: 20010,
         caller_hash_key: [0u8; 32],
         persist: veertien::engine::PersistLimits::default(),
-        rtp_port_max: 20010,
     }
 }
 
@@ -63,8 +63,13 @@ impl World {
         let plan = veertien::dialplan::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("dialplans"))
             .expect("shipped dial plans load");
         let now = Instant::from_micros(1_000_000);
+        let start = Now::new(now, WallTime(wall_start_ms));
+        let ports = veertien::engine::even_ports(config.rtp_port_min, config.rtp_port_max);
+        let mut engine = Engine::new(plan, config, 42, start);
+        // No sockets here: the world's driver announces every port of the range at once.
+        engine.handle_input(Input::RtpPortsBound { now: start, ports });
         World {
-            engine: Engine::new(plan, config, 42, Now::new(now, WallTime(wall_start_ms))),
+            engine,
             now,
             wall_start_ms,
             sent: Vec::new(),

@@ -45,12 +45,14 @@ pub struct MediaPlaneConfig {
     pub inactivity_timeout: Duration,
     /// The prompts sessions can play.
     pub prompts: Arc<PromptCache>,
+    /// The RTP port range (`rtp.port_min`, `rtp.port_max`).
+    pub rtp_port_min: u16,
+    pub rtp_port_max: u16,
 }
 
 /// An open session as the plane tracks it.
 struct SessionHandle {
     leg: Arc<Leg>,
-    rtp_port: u16,
     commands: mpsc::Sender<SessionCommand>,
     task: JoinHandle<()>,
 }
@@ -62,7 +64,7 @@ pub struct MediaPlane {
     rng: SeededRng,
     events: mpsc::Sender<MediaEvent>,
     counters: Arc<MediaCounters>,
-    ports: Arc<PortBook>,
+    ports: PortBook,
     sessions: HashMap<MediaSessionId, SessionHandle>,
 }
 
@@ -70,7 +72,7 @@ impl MediaPlane {
     /// A plane reporting to `events`; `seed` drives SSRCs and initial sequence numbers.
     pub fn new(config: MediaPlaneConfig, clock: LiveClock, seed: u64, events: mpsc::Sender<MediaEvent>) -> Self {
         let counters = Arc::new(MediaCounters::default());
-        let ports = PortBook::new(config.bind_ip, counters.clone());
+        let ports = PortBook::new(config.bind_ip, config.rtp_port_min, config.rtp_port_max, counters.clone());
         MediaPlane {
             config,
             clock,
@@ -82,10 +84,10 @@ impl MediaPlane {
         }
     }
 
-    /// The engine's [`crate::engine::PortReserver`]: binds a port's pair before the engine
-    /// names it in an SDP.
-    pub fn port_reserver(&self) -> Box<dyn crate::engine::PortReserver> {
-        Box::new(self.ports.clone())
+    /// RTP ports bound now for the engine, which has `engine_free` free; announce them
+    /// with [`crate::engine::Input::RtpPortsBound`].
+    pub fn top_up_ports(&mut self, engine_free: usize) -> Vec<u16> {
+        self.ports.top_up(engine_free)
     }
 
     /// The counters, shared with whoever reports them.
@@ -193,7 +195,7 @@ impl MediaPlane {
             }
             .run(),
         );
-        self.sessions.insert(session, SessionHandle { leg, rtp_port, commands, task });
+        self.sessions.insert(session, SessionHandle { leg, commands, task });
     }
 
     fn send(&self, session: MediaSessionId, command: SessionCommand) {
@@ -248,7 +250,6 @@ impl MediaPlane {
         if let Err(error) = handle.task.await {
             tracing::warn!(%session, %error, "media session task failed");
         }
-        self.ports.session_closed(handle.rtp_port);
     }
 }
 
