@@ -10,8 +10,8 @@ use veertien::dialplan::{parse_tenant, DialPlan};
 use veertien::sim::erlang::{replay_tolerance, ErlangC};
 use veertien::sim::network::NetworkConditions;
 use veertien::sim::replay::{replay, ReplayConfig};
-use veertien::sim::sample::exponential;
-use veertien::sim::trace::{sim_caller, AgentAction, TraceCall, TraceHeader, TRACE_VERSION};
+use veertien::traffic::sample::exponential;
+use veertien::traffic::trace::{sim_caller, AgentAction, TraceCall, TraceHeader, TRACE_VERSION};
 use veertien::sip::auth::DigestAlgorithm;
 
 const AGENTS: u32 = 10;

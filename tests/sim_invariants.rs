@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 use veertien::core::rng::SeededRng;
 use veertien::sim::replay::{replay, ReplayConfig, ReplayOutcome};
-use veertien::sim::sample::{exponential, uniform};
-use veertien::sim::trace::{sim_caller, AgentAction, TraceCall, TraceHeader, TRACE_VERSION};
+use veertien::traffic::sample::{exponential, uniform};
+use veertien::traffic::trace::{sim_caller, AgentAction, TraceCall, TraceHeader, TRACE_VERSION};
 
 const SEEDS: u64 = 50;
 const CALLS_PER_SEED: u64 = 200;

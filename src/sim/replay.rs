@@ -3,8 +3,7 @@
 //! phone timers, packet deliveries, media reports, trace arrivals). Nothing reads a
 //! clock: the same trace, plan and seed give the same run, down to the output hash.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -13,11 +12,10 @@ use bytes::Bytes;
 use super::invariants::{InvariantChecker, Violation};
 use super::media_sim::{MediaReaction, MediaSim, PromptDurations};
 use super::network::{NetworkConditions, SimNetwork};
-use super::phones::{AgentPhone, CallerEnd, CallerPhone, CallerState, PhoneOutbox, PhoneTimer};
 use super::output_hash::OutputHash;
 use super::report::{AgentReport, QueueTally, ReplayReport};
-use super::trace::{AgentAction, TraceCall, TraceError, TraceHeader};
 use crate::config::Cidr;
+use crate::core::deadlines::DeadlineQueue;
 use crate::core::ids::MediaSessionId;
 use crate::core::time::{Instant, Now, WallTime};
 use crate::dialplan::{DialPlan, TenantId};
@@ -25,6 +23,8 @@ use crate::engine::{Engine, EngineConfig, Input, MediaEvent, Notification, Outpu
 use crate::sip::msg::{self, Message};
 use crate::sip::timers::SipTimers;
 use crate::sip::transport::Peer;
+use crate::traffic::phones::{AgentPhone, CallerEnd, CallerPhone, CallerState, PhoneOutbox, PhoneTimer};
+use crate::traffic::trace::{AgentAction, TraceCall, TraceError, TraceHeader};
 
 /// The daemon's address in the simulation.
 const DAEMON: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 5060);
@@ -123,42 +123,6 @@ enum Event {
     Digit { session: MediaSessionId, digit: char },
 }
 
-/// Events in time order; equal instants in scheduling order.
-#[derive(Debug, Default)]
-struct Agenda {
-    heap: BinaryHeap<Reverse<(Instant, u64, usize)>>,
-    slots: Vec<Option<Event>>,
-    free: Vec<usize>,
-    next_seq: u64,
-}
-
-impl Agenda {
-    fn push(&mut self, at: Instant, event: Event) {
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot] = Some(event);
-                slot
-            }
-            None => {
-                self.slots.push(Some(event));
-                self.slots.len() - 1
-            }
-        };
-        self.heap.push(Reverse((at, self.next_seq, slot)));
-        self.next_seq += 1;
-    }
-
-    fn peek(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse((at, _, _))| *at)
-    }
-
-    fn pop(&mut self) -> Option<Event> {
-        let Reverse((_, _, slot)) = self.heap.pop()?;
-        self.free.push(slot);
-        self.slots[slot].take()
-    }
-}
-
 /// The engine configuration a replay uses: permissive bounds so the ACD, not the
 /// driver's limits, decides.
 pub fn replay_engine_config(answer_delay: Duration) -> EngineConfig {
@@ -193,11 +157,13 @@ struct Replay {
     engine: Engine,
     network: SimNetwork,
     media: MediaSim,
-    agenda: Agenda,
+    /// What is scheduled, in time order (equal instants in scheduling order, which keeps
+    /// a run reproducible): the engine-wide deadline queue, monotonic deadlines only.
+    agenda: DeadlineQueue<Event>,
     callers: HashMap<u32, ActiveCaller>,
     agents: Vec<AgentPhone>,
     outbox: PhoneOutbox,
-    reactions: Vec<crate::sim::media_sim::MediaReaction>,
+    reactions: Vec<MediaReaction>,
     invariants: InvariantChecker,
     check_invariants: bool,
     tally: QueueTally,
@@ -256,7 +222,7 @@ pub fn replay(
         engine,
         network: SimNetwork::new(config.network, config.seed),
         media: MediaSim::new(config.prompts.clone()),
-        agenda: Agenda::default(),
+        agenda: DeadlineQueue::default(),
         callers: HashMap::new(),
         agents,
         outbox: PhoneOutbox::default(),
@@ -289,7 +255,7 @@ pub fn replay(
             None => None,
         };
         let engine_due = replay.engine.poll_timeout();
-        let event_due = replay.agenda.peek();
+        let event_due = replay.agenda.next_mono();
         if arrival.is_none() && replay.callers.is_empty() && replay.engine.active_calls() == 0 {
             break;
         }
@@ -304,7 +270,8 @@ pub fn replay(
             replay.engine.handle_input(Input::Timeout(now));
             replay.drain_engine();
         } else if event_due == Some(next) {
-            if let Some(event) = replay.agenda.pop() {
+            let now = replay.wall_now();
+            if let Some(event) = replay.agenda.pop_due(now) {
                 replay.dispatch(event);
             }
         } else if let Some(Ok(call)) = calls.next() {
@@ -465,11 +432,11 @@ impl Replay {
     fn flush_outbox(&mut self) {
         for (from, bytes) in self.outbox.sends.drain(..) {
             if let Some(at) = self.network.deliver(self.now) {
-                self.agenda.push(at, Event::ToDaemon { from, bytes });
+                self.agenda.schedule_mono(at, Event::ToDaemon { from, bytes });
             }
         }
         for (at, timer) in self.outbox.timers.drain(..) {
-            self.agenda.push(at, Event::Phone(timer));
+            self.agenda.schedule_mono(at, Event::Phone(timer));
         }
     }
 
@@ -478,7 +445,7 @@ impl Replay {
             match output {
                 Output::Transmit { peer, bytes } => {
                     if let Some(at) = self.network.deliver(self.now) {
-                        self.agenda.push(at, Event::ToPhone { to: peer.remote, bytes });
+                        self.agenda.schedule_mono(at, Event::ToPhone { to: peer.remote, bytes });
                     }
                 }
                 Output::Media(command) => {
@@ -508,13 +475,13 @@ impl Replay {
         for reaction in reactions.drain(..) {
             match reaction {
                 MediaReaction::PlayoutFinishes { session, at, generation } => {
-                    self.agenda.push(at, Event::PlayoutFinished { session, generation });
+                    self.agenda.schedule_mono(at, Event::PlayoutFinished { session, generation });
                 }
                 MediaReaction::MenuPlaying { session, remote } => {
                     let Some(caller) = caller_index(remote).and_then(|index| self.callers.get_mut(&index)) else { continue };
                     if let (Some(digit), false) = (caller.menu_digit, caller.digit_sent) {
                         caller.digit_sent = true;
-                        self.agenda.push(self.now + self.menu_digit_delay, Event::Digit { session, digit });
+                        self.agenda.schedule_mono(self.now + self.menu_digit_delay, Event::Digit { session, digit });
                     }
                 }
                 MediaReaction::Bridged { a, b } => {

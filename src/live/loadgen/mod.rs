@@ -1,5 +1,5 @@
 //! `veertien loadgen`: plays a trace against a running daemon over real UDP on loopback,
-//! with the simulated phones of [`crate::sim::phones`] (the same SIP logic the replay
+//! with the simulated phones of [`crate::traffic::phones`] (the same SIP logic the replay
 //! uses), real RTP, and measures what callers experience.
 //!
 //! Each agent phone and each call gets its own UDP socket for SIP, so every Via and
@@ -23,7 +23,6 @@ mod patience;
 mod report;
 mod rtp_streams;
 mod sdp_media;
-mod timer_queue;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -36,11 +35,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::LiveClock;
+use crate::core::deadlines::DeadlineQueue;
 use crate::core::time::Instant;
 use crate::dialplan::{DialPlan, Menu, TenantId};
 use crate::engine::{REFERENCE_HEADER, WELCOME_PROMPT};
-use crate::sim::phones::{AgentPhone, CallerEnd, CallerPhone, CallerState, PhoneOutbox, PhoneTimer};
-use crate::sim::trace::{TraceCall, TraceHeader};
+use crate::traffic::phones::{AgentPhone, CallerEnd, CallerPhone, CallerState, PhoneOutbox, PhoneTimer};
+use crate::traffic::trace::{TraceCall, TraceHeader};
 use crate::sip::msg::{self, HeaderName, Message, Method};
 
 pub use patience::EntryClock;
@@ -48,7 +48,6 @@ pub use report::{LoadgenProgress, LoadgenReport};
 use report::{empty_report, record};
 use rtp_streams::{RtpStreams, StreamOwner};
 use sdp_media::RemoteMedia;
-use timer_queue::TimerQueue;
 
 /// When a caller presses its menu key: real time after its ACK (the daemon starts the
 /// menu prompt at once and takes the key as barge-in), as the replay does.
@@ -229,7 +228,8 @@ struct Loadgen {
     agent_readers: Vec<JoinHandle<()>>,
     calls: HashMap<u32, ActiveCall>,
     call_by_addr: HashMap<SocketAddr, u32>,
-    timers: TimerQueue,
+    /// The phones' timers, in the engine-wide deadline queue (monotonic deadlines only).
+    timers: DeadlineQueue<PhoneTimer>,
     outbox: PhoneOutbox,
     rtp: RtpStreams,
     /// The RTP port each phone's SDP names, by the phone's SIP address.
@@ -270,7 +270,7 @@ pub async fn run_loadgen(mut options: LoadgenOptions) -> Result<LoadgenReport, L
         agent_readers: Vec::new(),
         calls: HashMap::new(),
         call_by_addr: HashMap::new(),
-        timers: TimerQueue::default(),
+        timers: DeadlineQueue::default(),
         outbox: PhoneOutbox::default(),
         rtp: RtpStreams::new(options.rtp_interval),
         rtp_port_by_sip_addr: HashMap::new(),
@@ -360,7 +360,7 @@ impl Loadgen {
 
     /// The next phone timer or RTP send, at the latest `deadline`.
     fn next_wake(&self, deadline: Instant) -> Instant {
-        [self.timers.next_due(), self.rtp.next_due()].into_iter().flatten().fold(deadline, Instant::min)
+        [self.timers.next_mono(), self.rtp.next_due()].into_iter().flatten().fold(deadline, Instant::min)
     }
 
     async fn register_agents(
@@ -622,8 +622,9 @@ impl Loadgen {
     }
 
     async fn fire_timers(&mut self) {
-        let now = self.clock.now().mono;
-        while let Some(timer) = self.timers.pop_due(now) {
+        let clock_now = self.clock.now();
+        let now = clock_now.mono;
+        while let Some(timer) = self.timers.pop_due(clock_now) {
             match timer {
                 PhoneTimer::Caller { index, kind, generation } => {
                     if let Some(call) = self.calls.get_mut(&index) {
@@ -710,7 +711,7 @@ impl Loadgen {
     /// Sends what the phones queued and starts their timers.
     async fn flush(&mut self) {
         for (at, timer) in self.outbox.timers.drain(..) {
-            self.timers.push(at, timer);
+            self.timers.schedule_mono(at, timer);
         }
         let sends: Vec<(SocketAddr, Bytes)> = self.outbox.sends.drain(..).collect();
         for (from, mut bytes) in sends {
@@ -740,7 +741,7 @@ impl Loadgen {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::trace::TRACE_VERSION;
+    use crate::traffic::trace::TRACE_VERSION;
 
     fn header() -> TraceHeader {
         TraceHeader {
