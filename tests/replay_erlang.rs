@@ -84,9 +84,9 @@ fn replayed_service_level_matches_erlang_c() {
     config.agent_answer_delay = Duration::ZERO;
     config.check_invariants = false;
     let outcome = replay(plan(), &header, calls.into_iter().map(Ok), &config).expect("replay runs");
-    let queue = outcome.report.queues.get("erlang/mmc").expect("the queue has a report");
+    let queue = outcome.report.stats.queue("erlang", "mmc").expect("the queue has a report");
     assert_eq!(queue.offered, CALLS, "every call left the queue");
-    assert_eq!(queue.abandoned, 0, "patience is beyond any wait");
+    assert_eq!(queue.abandoned(), 0, "patience is beyond any wait");
     let replayed = queue.service_level().expect("calls were offered");
     let expected = ErlangC::new(AGENTS, OFFERED_ERLANG, Duration::from_secs_f64(MEAN_HANDLE_S)).service_level(TARGET);
     let tolerance = replay_tolerance(expected, CALLS);

@@ -13,7 +13,7 @@ use super::invariants::{InvariantChecker, Violation};
 use super::media_sim::{MediaReaction, MediaSim, PromptDurations};
 use super::network::{NetworkConditions, SimNetwork};
 use super::output_hash::OutputHash;
-use super::report::{AgentReport, QueueTally, ReplayReport};
+use super::report::{AgentOccupancy, ReplayReport};
 use crate::config::Cidr;
 use crate::core::deadlines::DeadlineQueue;
 use crate::core::ids::MediaSessionId;
@@ -23,6 +23,7 @@ use crate::engine::{Engine, EngineConfig, Input, MediaEvent, Notification, Outpu
 use crate::sip::msg::{self, Message};
 use crate::sip::timers::SipTimers;
 use crate::sip::transport::Peer;
+use crate::stats::{StatsAggregator, StatsConfig};
 use crate::traffic::phones::{AgentPhone, CallerEnd, CallerPhone, CallerState, PhoneOutbox, PhoneTimer};
 use crate::traffic::trace::{AgentAction, TraceCall, TraceError, TraceHeader};
 
@@ -57,6 +58,9 @@ pub struct ReplayConfig {
     pub menu_digit_delay: Duration,
     /// Check invariants after every step.
     pub check_invariants: bool,
+    /// Keep every notification with its time in [`ReplayOutcome::notifications`] (for
+    /// tests that check the report against its inputs; memory grows with the run).
+    pub keep_notifications: bool,
 }
 
 impl ReplayConfig {
@@ -76,6 +80,7 @@ impl ReplayConfig {
             prompts: PromptDurations::uniform(Duration::from_secs(4)),
             menu_digit_delay: Duration::from_secs(2),
             check_invariants: true,
+            keep_notifications: false,
         }
     }
 }
@@ -106,6 +111,9 @@ pub struct ReplayOutcome {
     pub violations: Vec<Violation>,
     /// All violations counted.
     pub violation_count: u64,
+    /// Every notification with the time it was produced, when
+    /// [`ReplayConfig::keep_notifications`] asked for them; empty otherwise.
+    pub notifications: Vec<(Now, Notification)>,
 }
 
 /// What happens at a scheduled instant.
@@ -166,13 +174,15 @@ struct Replay {
     reactions: Vec<MediaReaction>,
     invariants: InvariantChecker,
     check_invariants: bool,
-    tally: QueueTally,
+    /// The one aggregator of notifications: every queue figure of the report.
+    stats: StatsAggregator,
     hash: OutputHash,
+    /// Kept notifications (see [`ReplayConfig::keep_notifications`]).
+    notifications: Option<Vec<(Now, Notification)>>,
     now: Instant,
     wall_start_ms: i64,
     menu_digit_delay: Duration,
     steps: u64,
-    accepted: u64,
     caller_abandoned: u64,
     refused: u64,
 }
@@ -204,11 +214,7 @@ pub fn replay(
             AgentPhone::new(index as u16, agent.id.as_str(), &tenant.realm, &password, addr, DAEMON, config.agent_answer_delay)
         })
         .collect();
-    let targets = tenant
-        .queues
-        .iter()
-        .map(|q| (format!("{}/{}", tenant.id, q.id), Duration::from_secs(u64::from(q.service_level_target_s))));
-    let tally = QueueTally::new(targets);
+    let stats = StatsAggregator::new(StatsConfig::from_plan(&plan));
     // The engine's clock starts before the trace so the agents are registered in time.
     let first = START;
     let wall_at_first = wall_start_ms - REGISTRATION_LEAD.as_millis() as i64;
@@ -229,13 +235,13 @@ pub fn replay(
         reactions: Vec::new(),
         invariants: InvariantChecker::new(),
         check_invariants: config.check_invariants,
-        tally,
+        stats,
         hash: OutputHash::default(),
+        notifications: config.keep_notifications.then(Vec::new),
         now: first,
         wall_start_ms: wall_at_first,
         menu_digit_delay: config.menu_digit_delay,
         steps: 0,
-        accepted: 0,
         caller_abandoned: 0,
         refused: 0,
     };
@@ -294,7 +300,7 @@ pub fn replay(
         .iter()
         .map(|agent| {
             let counters = agent.counters();
-            AgentReport {
+            AgentOccupancy {
                 id: agent.id().to_string(),
                 answered: counters.answered,
                 cancelled: counters.cancelled,
@@ -304,14 +310,15 @@ pub fn replay(
         })
         .collect();
     let (violations, violation_count) = replay.invariants.violations();
+    let stats = replay.stats.report(replay.wall_now());
     Ok(ReplayOutcome {
         report: ReplayReport {
             calls: u64::from(next_index),
-            accepted: replay.accepted,
+            accepted: stats.arrived(),
             caller_abandoned: replay.caller_abandoned,
             refused: replay.refused,
             transfers_requested,
-            queues: replay.tally.queues().clone(),
+            stats,
             agents,
             simulated,
             steps: replay.steps,
@@ -319,6 +326,7 @@ pub fn replay(
         },
         violations: violations.to_vec(),
         violation_count,
+        notifications: replay.notifications.unwrap_or_default(),
     })
 }
 
@@ -463,10 +471,10 @@ impl Replay {
         if self.check_invariants {
             self.invariants.on_notification(self.now, notification);
         }
-        match notification {
-            Notification::CallArrived { .. } => self.accepted += 1,
-            Notification::Disposition(disposition) => self.tally.record(disposition),
-            _ => {}
+        let now = self.wall_now();
+        self.stats.handle(now, notification);
+        if let Some(kept) = self.notifications.as_mut() {
+            kept.push((now, notification.clone()));
         }
     }
 

@@ -19,6 +19,7 @@
 //! `X-Veertien-Reference`, which the caller learned from the same header on its 200 OK:
 //! it gives the "wait to agent" latency and tells the agent phone how long to talk.
 
+mod observed;
 mod patience;
 mod report;
 mod rtp_streams;
@@ -45,6 +46,7 @@ use crate::sip::msg::{self, HeaderName, Message, Method};
 
 pub use patience::EntryClock;
 pub use report::{LoadgenProgress, LoadgenReport};
+use observed::ObservedStats;
 use report::{empty_report, record};
 use rtp_streams::{RtpStreams, StreamOwner};
 use sdp_media::RemoteMedia;
@@ -201,6 +203,10 @@ struct ActiveCall {
     /// Real time of the daemon's entry for this caller, and the speed-up after it.
     entry_clock: EntryClock,
     menu_digit: Option<char>,
+    /// The trace line's department: the queue the call is counted in.
+    department: String,
+    /// The agent whose phone answered it.
+    answered_by: Option<String>,
     /// RTP packets this caller received, counted when its stream closed.
     rtp_received: u64,
 }
@@ -219,7 +225,6 @@ struct Loadgen {
     target: SocketAddr,
     speed: f64,
     agent_ring: Duration,
-    service_level_target: Duration,
     inbound_tx: mpsc::Sender<(SocketAddr, Bytes)>,
     sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
     agents: Vec<AgentPhone>,
@@ -239,7 +244,8 @@ struct Loadgen {
     call_by_reference: HashMap<String, u32>,
     entry_without_key: Duration,
     report: LoadgenReport,
-    within_target: u64,
+    /// Service level, waits and answered/abandoned counts: the aggregator's.
+    stats: ObservedStats,
 }
 
 /// Plays `options.calls` against the daemon at `options.target` and reports.
@@ -261,7 +267,6 @@ pub async fn run_loadgen(mut options: LoadgenOptions) -> Result<LoadgenReport, L
         target: options.target,
         speed: options.speed,
         agent_ring: options.agent_ring,
-        service_level_target: options.service_level_target,
         inbound_tx,
         sockets: HashMap::new(),
         agents: Vec::new(),
@@ -277,7 +282,7 @@ pub async fn run_loadgen(mut options: LoadgenOptions) -> Result<LoadgenReport, L
         call_by_reference: HashMap::new(),
         entry_without_key: options.entry_without_key,
         report: empty_report(),
-        within_target: 0,
+        stats: ObservedStats::new(&options.header.tenant, options.service_level_target),
     };
     let result = loadgen.run(&mut options, &mut inbound).await;
     loadgen.close();
@@ -344,7 +349,11 @@ impl Loadgen {
         }
         let now = self.clock.now().mono;
         self.report.elapsed = now.saturating_duration_since(zero);
-        self.report.service_level = self.service_level();
+        let stats = self.stats.report(self.clock.now());
+        self.report.answered = stats.queues.iter().map(|queue| queue.answered).sum();
+        self.report.abandoned = stats.queues.iter().map(|queue| queue.abandoned()).sum();
+        self.report.service_level = stats.service_level_counts().service_level();
+        self.report.stats = stats;
         let rtp = self.rtp.counters();
         self.report.rtp_sent = rtp.sent;
         self.report.rtp_received_by_callers = rtp.received_by_callers;
@@ -476,6 +485,8 @@ impl Loadgen {
                 queue_wait: None,
                 entry_clock,
                 menu_digit: call.menu_digit,
+                department: call.department.clone(),
+                answered_by: None,
                 rtp_received: 0,
             },
         );
@@ -511,6 +522,7 @@ impl Loadgen {
                     // The phone ACKs this 2xx right away: the wait for an agent starts now.
                     call.ack_at = Some(now);
                     record(&mut self.report.invite_to_ok_us, elapsed_us);
+                    self.stats.accepted(self.clock.now(), index);
                     if let Some(reference) = response.headers.get_str(&HeaderName::from_bytes(REFERENCE_HEADER)) {
                         self.call_by_reference.insert(reference.to_string(), index);
                     }
@@ -598,6 +610,7 @@ impl Loadgen {
         let talk = match caller {
             Some(call) => {
                 call.phone.on_connected();
+                call.answered_by = Some(self.agents[agent].id().to_string());
                 call.talk
             }
             None => FALLBACK_TALK,
@@ -663,18 +676,18 @@ impl Loadgen {
         self.call_by_addr.remove(&call.phone.addr());
         self.sockets.remove(&call.phone.addr());
         self.rtp_port_by_sip_addr.remove(&call.phone.addr());
+        let now = self.clock.now();
+        let waited = call.entry_clock.queue_wait_trace(now.mono.saturating_duration_since(call.ack_at.unwrap_or(now.mono)));
         if call.phone.was_connected() {
-            self.report.answered += 1;
             if call.rtp_received > 0 {
                 self.report.answered_with_media += 1;
             }
-            if call.queue_wait.is_some_and(|wait| wait <= self.service_level_target) {
-                self.within_target += 1;
-            }
+            let agent = call.answered_by.as_deref().unwrap_or_default();
+            self.stats.answered(now, index, &call.department, agent, call.queue_wait.unwrap_or(waited));
             return;
         }
         match call.phone.end() {
-            CallerEnd::Abandoned => self.report.abandoned += 1,
+            CallerEnd::Abandoned => self.stats.abandoned(now, index, &call.department, waited),
             CallerEnd::Refused(status) => self.fail(index, format!("refused with {status}")),
             CallerEnd::TimedOut => self.fail(index, "a request was never answered".to_string()),
             CallerEnd::DaemonHungUp => self.fail(index, "the daemon hung up before an agent answered".to_string()),
@@ -689,22 +702,18 @@ impl Loadgen {
         }
     }
 
-    fn service_level(&self) -> Option<f64> {
-        let handled = self.report.answered + self.report.abandoned;
-        (handled > 0).then(|| self.within_target as f64 / handled as f64)
-    }
-
     fn progress(&self, elapsed: Duration) -> LoadgenProgress {
+        let stats = self.stats.report(self.clock.now());
         let waiting = self.calls.values().filter(|call| !call.phone.was_connected()).count() as u64;
         LoadgenProgress {
             elapsed,
             placed: self.report.placed,
             active: self.calls.len() as u64,
             waiting,
-            answered: self.report.answered,
-            abandoned: self.report.abandoned,
+            answered: stats.queues.iter().map(|queue| queue.answered).sum(),
+            abandoned: stats.queues.iter().map(|queue| queue.abandoned()).sum(),
             failed: self.report.failed,
-            service_level: self.service_level(),
+            service_level: stats.service_level_counts().service_level(),
         }
     }
 
