@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use veertien::config;
 use veertien::live;
 use veertien::sim;
+use veertien::traffic;
 
 /// SIP routing and ACD daemon for Dutch municipal contact centres.
 #[derive(Parser)]
@@ -147,11 +148,11 @@ fn check(config_path: PathBuf) -> ExitCode {
 fn trace(profile_path: PathBuf, from: chrono::NaiveDate, to: chrono::NaiveDate, seed: u64) -> anyhow::Result<()> {
     use std::io::Write;
     let text = std::fs::read_to_string(&profile_path).with_context(|| format!("reading {}", profile_path.display()))?;
-    let profile = sim::profile::Profile::from_toml(&text).map_err(|error| anyhow::anyhow!("{}: {error}", profile_path.display()))?;
-    let range = sim::generate::DateRange::new(from, to).context("--from must not be after --to")?;
-    let (header, calls) = sim::generate::generate_trace(&profile, seed, range);
+    let profile = traffic::profile::Profile::from_toml(&text).map_err(|error| anyhow::anyhow!("{}: {error}", profile_path.display()))?;
+    let range = traffic::generate::DateRange::new(from, to).context("--from must not be after --to")?;
+    let (header, calls) = traffic::generate::generate_trace(&profile, seed, range);
     let stdout = std::io::stdout().lock();
-    let mut writer = sim::trace::TraceWriter::new(std::io::BufWriter::new(stdout), &header)?;
+    let mut writer = traffic::trace::TraceWriter::new(std::io::BufWriter::new(stdout), &header)?;
     for call in &calls {
         writer.write_call(call)?;
     }
@@ -173,7 +174,7 @@ struct ReplayOptions {
 fn replay(trace_path: PathBuf, options: ReplayOptions) -> anyhow::Result<ExitCode> {
     let plan = load_dialplans(&options.dialplans)?;
     let file = std::fs::File::open(&trace_path).with_context(|| format!("opening {}", trace_path.display()))?;
-    let reader = sim::trace::TraceReader::new(std::io::BufReader::new(file))?;
+    let reader = traffic::trace::TraceReader::new(std::io::BufReader::new(file))?;
     let header = reader.header().clone();
     let mut config = sim::replay::ReplayConfig::new(options.seed);
     config.agents = options.agents;
@@ -267,7 +268,7 @@ fn loadgen(cli: LoadgenCli) -> anyhow::Result<ExitCode> {
     use live::loadgen::{run_loadgen, AgentLogin, LoadgenOptions};
     let plan = load_dialplans(&cli.dialplans)?;
     let file = std::fs::File::open(&cli.trace).with_context(|| format!("opening {}", cli.trace.display()))?;
-    let reader = sim::trace::TraceReader::new(std::io::BufReader::new(file))?;
+    let reader = traffic::trace::TraceReader::new(std::io::BufReader::new(file))?;
     let header = reader.header().clone();
     let limit = cli.max_calls.unwrap_or(usize::MAX);
     let calls = reader.take(limit).collect::<Result<Vec<_>, _>>()?;

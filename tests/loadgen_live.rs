@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use support::Daemon;
 use veertien::live::loadgen::{run_loadgen, AgentLogin, LoadgenOptions};
-use veertien::sim::trace::{sim_caller, AgentAction, TraceCall, TraceHeader, TRACE_VERSION};
+use veertien::traffic::trace::{sim_caller, AgentAction, TraceCall, TraceHeader, TRACE_VERSION};
 
 /// Calls in the trace.
 const CALLS: u64 = 40;

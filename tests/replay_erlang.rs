@@ -10,8 +10,8 @@ use veertien::dialplan::{parse_tenant, DialPlan};
 use veertien::sim::erlang::{replay_tolerance, ErlangC};
 use veertien::sim::network::NetworkConditions;
 use veertien::sim::replay::{replay, ReplayConfig};
-use veertien::sim::sample::exponential;
-use veertien::sim::trace::{sim_caller, AgentAction, TraceCall, TraceHeader, TRACE_VERSION};
+use veertien::traffic::sample::exponential;
+use veertien::traffic::trace::{sim_caller, AgentAction, TraceCall, TraceHeader, TRACE_VERSION};
 use veertien::sip::auth::DigestAlgorithm;
 
 const AGENTS: u32 = 10;
@@ -84,9 +84,9 @@ fn replayed_service_level_matches_erlang_c() {
     config.agent_answer_delay = Duration::ZERO;
     config.check_invariants = false;
     let outcome = replay(plan(), &header, calls.into_iter().map(Ok), &config).expect("replay runs");
-    let queue = outcome.report.queues.get("erlang/mmc").expect("the queue has a report");
+    let queue = outcome.report.stats.queue("erlang", "mmc").expect("the queue has a report");
     assert_eq!(queue.offered, CALLS, "every call left the queue");
-    assert_eq!(queue.abandoned, 0, "patience is beyond any wait");
+    assert_eq!(queue.abandoned(), 0, "patience is beyond any wait");
     let replayed = queue.service_level().expect("calls were offered");
     let expected = ErlangC::new(AGENTS, OFFERED_ERLANG, Duration::from_secs_f64(MEAN_HANDLE_S)).service_level(TARGET);
     let tolerance = replay_tolerance(expected, CALLS);

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 use veertien::core::rng::SeededRng;
 use veertien::sim::replay::{replay, ReplayConfig, ReplayOutcome};
-use veertien::sim::sample::{exponential, uniform};
-use veertien::sim::trace::{sim_caller, AgentAction, TraceCall, TraceHeader, TRACE_VERSION};
+use veertien::traffic::sample::{exponential, uniform};
+use veertien::traffic::trace::{sim_caller, AgentAction, TraceCall, TraceHeader, TRACE_VERSION};
 
 const SEEDS: u64 = 50;
 const CALLS_PER_SEED: u64 = 200;
@@ -76,9 +76,9 @@ fn invariants_hold_over_many_seeds() {
         assert_clean(seed, 0.0, &outcome);
         let report = &outcome.report;
         assert_eq!(report.accepted, CALLS_PER_SEED, "seed {seed}: every call is accepted by the open tenant");
-        let dispositions: u64 = report.queues.values().map(|q| q.offered).sum();
+        let dispositions: u64 = report.stats.queues.iter().map(|q| q.offered).sum();
         assert_eq!(dispositions, CALLS_PER_SEED, "seed {seed}: every call left the queue once");
-        let answered: u64 = report.queues.values().map(|q| q.answered).sum();
+        let answered: u64 = report.stats.queues.iter().map(|q| q.answered).sum();
         let agent_answers: u64 = report.agents.iter().map(|a| a.answered).sum();
         assert!(answered > 0 && answered <= agent_answers, "seed {seed}: {answered} answered vs phones {agent_answers}");
     }
@@ -96,7 +96,7 @@ fn same_seed_same_hash_and_another_seed_differs() {
 #[test]
 fn calls_survive_packet_loss_through_retransmissions() {
     let outcome = run_seed(3, 0.02);
-    let dispositions: u64 = outcome.report.queues.values().map(|q| q.offered).sum();
+    let dispositions: u64 = outcome.report.stats.queues.iter().map(|q| q.offered).sum();
     assert!(outcome.report.accepted >= CALLS_PER_SEED - 2, "accepted {}", outcome.report.accepted);
     assert_eq!(dispositions, outcome.report.accepted, "every accepted call reaches a disposition despite 2% loss");
 }

@@ -10,9 +10,9 @@ use veertien::acd::calendar::{is_public_holiday, local_time};
 use veertien::core::redact::contains_phone_like_digits;
 use veertien::core::time::WallTime;
 use veertien::dialplan::TimeZone;
-use veertien::sim::generate::{generate_trace, working_days, DateRange};
-use veertien::sim::profile::Profile;
-use veertien::sim::trace::{
+use veertien::traffic::generate::{generate_trace, working_days, DateRange};
+use veertien::traffic::profile::Profile;
+use veertien::traffic::trace::{
     AgentAction, TraceCall, TraceError, TraceHeader, TraceReader, TraceWriter,
 };
 

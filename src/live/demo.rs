@@ -17,7 +17,7 @@ use super::{Listeners, LiveError};
 use crate::config::Settings;
 use crate::core::rng::SeededRng;
 use crate::dialplan::{DialPlan, DialplanError, TimeRange, SECONDS_PER_DAY};
-use crate::sim::trace::{sim_caller, AgentAction, TraceCall, TraceHeader, TRACE_VERSION};
+use crate::traffic::trace::{sim_caller, AgentAction, TraceCall, TraceHeader, TRACE_VERSION};
 
 /// The tenant the demo calls when the dial plans have it.
 const PREFERRED_TENANT: &str = "almere";

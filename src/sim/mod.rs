@@ -1,16 +1,13 @@
-//! Simulation groundwork for trace replay and load generation: the trace format, traces
-//! generated from a published profile, Erlang C to compare replays with, and a simulated
-//! network. Sans-IO: everything works on strings, readers and writers handed in.
+//! The simulation driver: trace replay through the real engine in simulated time, with a
+//! simulated network and media plane, invariants checked after every step, an output
+//! hash, and Erlang C to compare replays with. Sans-IO: nothing reads a clock or a
+//! socket. The traffic it plays (traces, profiles, simulated phones) is
+//! [`crate::traffic`], shared with the load generator.
 
 pub mod erlang;
-pub mod generate;
 pub mod invariants;
 pub mod media_sim;
 pub mod network;
 pub mod output_hash;
-pub mod phones;
-pub mod profile;
 pub mod replay;
 pub mod report;
-pub mod sample;
-pub mod trace;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::sample::uniform;
+use crate::traffic::sample::uniform;
 use crate::core::rng::SeededRng;
 use crate::core::time::Instant;
 

@@ -3,8 +3,7 @@
 //! phone timers, packet deliveries, media reports, trace arrivals). Nothing reads a
 //! clock: the same trace, plan and seed give the same run, down to the output hash.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -13,11 +12,10 @@ use bytes::Bytes;
 use super::invariants::{InvariantChecker, Violation};
 use super::media_sim::{MediaReaction, MediaSim, PromptDurations};
 use super::network::{NetworkConditions, SimNetwork};
-use super::phones::{AgentPhone, CallerEnd, CallerPhone, CallerState, PhoneOutbox, PhoneTimer};
 use super::output_hash::OutputHash;
-use super::report::{AgentReport, QueueTally, ReplayReport};
-use super::trace::{AgentAction, TraceCall, TraceError, TraceHeader};
+use super::report::{AgentOccupancy, ReplayReport};
 use crate::config::Cidr;
+use crate::core::deadlines::DeadlineQueue;
 use crate::core::ids::MediaSessionId;
 use crate::core::time::{Instant, Now, WallTime};
 use crate::dialplan::{DialPlan, TenantId};
@@ -25,6 +23,9 @@ use crate::engine::{Engine, EngineConfig, Input, MediaEvent, Notification, Outpu
 use crate::sip::msg::{self, Message};
 use crate::sip::timers::SipTimers;
 use crate::sip::transport::Peer;
+use crate::stats::{StatsAggregator, StatsConfig};
+use crate::traffic::phones::{AgentPhone, CallerEnd, CallerPhone, CallerState, PhoneOutbox, PhoneTimer};
+use crate::traffic::trace::{AgentAction, TraceCall, TraceError, TraceHeader};
 
 /// The daemon's address in the simulation.
 const DAEMON: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 5060);
@@ -57,6 +58,9 @@ pub struct ReplayConfig {
     pub menu_digit_delay: Duration,
     /// Check invariants after every step.
     pub check_invariants: bool,
+    /// Keep every notification with its time in [`ReplayOutcome::notifications`] (for
+    /// tests that check the report against its inputs; memory grows with the run).
+    pub keep_notifications: bool,
 }
 
 impl ReplayConfig {
@@ -76,6 +80,7 @@ impl ReplayConfig {
             prompts: PromptDurations::uniform(Duration::from_secs(4)),
             menu_digit_delay: Duration::from_secs(2),
             check_invariants: true,
+            keep_notifications: false,
         }
     }
 }
@@ -106,6 +111,9 @@ pub struct ReplayOutcome {
     pub violations: Vec<Violation>,
     /// All violations counted.
     pub violation_count: u64,
+    /// Every notification with the time it was produced, when
+    /// [`ReplayConfig::keep_notifications`] asked for them; empty otherwise.
+    pub notifications: Vec<(Now, Notification)>,
 }
 
 /// What happens at a scheduled instant.
@@ -121,42 +129,6 @@ enum Event {
     PlayoutFinished { session: MediaSessionId, generation: u32 },
     /// A caller presses a key.
     Digit { session: MediaSessionId, digit: char },
-}
-
-/// Events in time order; equal instants in scheduling order.
-#[derive(Debug, Default)]
-struct Agenda {
-    heap: BinaryHeap<Reverse<(Instant, u64, usize)>>,
-    slots: Vec<Option<Event>>,
-    free: Vec<usize>,
-    next_seq: u64,
-}
-
-impl Agenda {
-    fn push(&mut self, at: Instant, event: Event) {
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot] = Some(event);
-                slot
-            }
-            None => {
-                self.slots.push(Some(event));
-                self.slots.len() - 1
-            }
-        };
-        self.heap.push(Reverse((at, self.next_seq, slot)));
-        self.next_seq += 1;
-    }
-
-    fn peek(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse((at, _, _))| *at)
-    }
-
-    fn pop(&mut self) -> Option<Event> {
-        let Reverse((_, _, slot)) = self.heap.pop()?;
-        self.free.push(slot);
-        self.slots[slot].take()
-    }
 }
 
 /// The engine configuration a replay uses: permissive bounds so the ACD, not the
@@ -194,20 +166,24 @@ struct Replay {
     engine: Engine,
     network: SimNetwork,
     media: MediaSim,
-    agenda: Agenda,
+    /// What is scheduled, in time order (equal instants in scheduling order, which keeps
+    /// a run reproducible): the engine-wide deadline queue, monotonic deadlines only.
+    agenda: DeadlineQueue<Event>,
     callers: HashMap<u32, ActiveCaller>,
     agents: Vec<AgentPhone>,
     outbox: PhoneOutbox,
-    reactions: Vec<crate::sim::media_sim::MediaReaction>,
+    reactions: Vec<MediaReaction>,
     invariants: InvariantChecker,
     check_invariants: bool,
-    tally: QueueTally,
+    /// The one aggregator of notifications: every queue figure of the report.
+    stats: StatsAggregator,
     hash: OutputHash,
+    /// Kept notifications (see [`ReplayConfig::keep_notifications`]).
+    notifications: Option<Vec<(Now, Notification)>>,
     now: Instant,
     wall_start_ms: i64,
     menu_digit_delay: Duration,
     steps: u64,
-    accepted: u64,
     caller_abandoned: u64,
     refused: u64,
 }
@@ -239,11 +215,7 @@ pub fn replay(
             AgentPhone::new(index as u16, agent.id.as_str(), &tenant.realm, &password, addr, DAEMON, config.agent_answer_delay)
         })
         .collect();
-    let targets = tenant
-        .queues
-        .iter()
-        .map(|q| (format!("{}/{}", tenant.id, q.id), Duration::from_secs(u64::from(q.service_level_target_s))));
-    let tally = QueueTally::new(targets);
+    let stats = StatsAggregator::new(StatsConfig::from_plan(&plan));
     // The engine's clock starts before the trace so the agents are registered in time.
     let first = START;
     let wall_at_first = wall_start_ms - REGISTRATION_LEAD.as_millis() as i64;
@@ -257,20 +229,20 @@ pub fn replay(
         engine,
         network: SimNetwork::new(config.network, config.seed),
         media: MediaSim::new(config.prompts.clone()),
-        agenda: Agenda::default(),
+        agenda: DeadlineQueue::default(),
         callers: HashMap::new(),
         agents,
         outbox: PhoneOutbox::default(),
         reactions: Vec::new(),
         invariants: InvariantChecker::new(),
         check_invariants: config.check_invariants,
-        tally,
+        stats,
         hash: OutputHash::default(),
+        notifications: config.keep_notifications.then(Vec::new),
         now: first,
         wall_start_ms: wall_at_first,
         menu_digit_delay: config.menu_digit_delay,
         steps: 0,
-        accepted: 0,
         caller_abandoned: 0,
         refused: 0,
     };
@@ -290,7 +262,7 @@ pub fn replay(
             None => None,
         };
         let engine_due = replay.engine.poll_timeout();
-        let event_due = replay.agenda.peek();
+        let event_due = replay.agenda.next_mono();
         if arrival.is_none() && replay.callers.is_empty() && replay.engine.active_calls() == 0 {
             break;
         }
@@ -305,7 +277,8 @@ pub fn replay(
             replay.engine.handle_input(Input::Timeout(now));
             replay.drain_engine();
         } else if event_due == Some(next) {
-            if let Some(event) = replay.agenda.pop() {
+            let now = replay.wall_now();
+            if let Some(event) = replay.agenda.pop_due(now) {
                 replay.dispatch(event);
             }
         } else if let Some(Ok(call)) = calls.next() {
@@ -328,7 +301,7 @@ pub fn replay(
         .iter()
         .map(|agent| {
             let counters = agent.counters();
-            AgentReport {
+            AgentOccupancy {
                 id: agent.id().to_string(),
                 answered: counters.answered,
                 cancelled: counters.cancelled,
@@ -338,14 +311,15 @@ pub fn replay(
         })
         .collect();
     let (violations, violation_count) = replay.invariants.violations();
+    let stats = replay.stats.report(replay.wall_now());
     Ok(ReplayOutcome {
         report: ReplayReport {
             calls: u64::from(next_index),
-            accepted: replay.accepted,
+            accepted: stats.arrived(),
             caller_abandoned: replay.caller_abandoned,
             refused: replay.refused,
             transfers_requested,
-            queues: replay.tally.queues().clone(),
+            stats,
             agents,
             simulated,
             steps: replay.steps,
@@ -353,6 +327,7 @@ pub fn replay(
         },
         violations: violations.to_vec(),
         violation_count,
+        notifications: replay.notifications.unwrap_or_default(),
     })
 }
 
@@ -466,11 +441,11 @@ impl Replay {
     fn flush_outbox(&mut self) {
         for (from, bytes) in self.outbox.sends.drain(..) {
             if let Some(at) = self.network.deliver(self.now) {
-                self.agenda.push(at, Event::ToDaemon { from, bytes });
+                self.agenda.schedule_mono(at, Event::ToDaemon { from, bytes });
             }
         }
         for (at, timer) in self.outbox.timers.drain(..) {
-            self.agenda.push(at, Event::Phone(timer));
+            self.agenda.schedule_mono(at, Event::Phone(timer));
         }
     }
 
@@ -479,7 +454,7 @@ impl Replay {
             match output {
                 Output::Transmit { peer, bytes } => {
                     if let Some(at) = self.network.deliver(self.now) {
-                        self.agenda.push(at, Event::ToPhone { to: peer.remote, bytes });
+                        self.agenda.schedule_mono(at, Event::ToPhone { to: peer.remote, bytes });
                     }
                 }
                 Output::Media(command) => {
@@ -497,10 +472,10 @@ impl Replay {
         if self.check_invariants {
             self.invariants.on_notification(self.now, notification);
         }
-        match notification {
-            Notification::CallArrived { .. } => self.accepted += 1,
-            Notification::Disposition(disposition) => self.tally.record(disposition),
-            _ => {}
+        let now = self.wall_now();
+        self.stats.handle(now, notification);
+        if let Some(kept) = self.notifications.as_mut() {
+            kept.push((now, notification.clone()));
         }
     }
 
@@ -509,13 +484,13 @@ impl Replay {
         for reaction in reactions.drain(..) {
             match reaction {
                 MediaReaction::PlayoutFinishes { session, at, generation } => {
-                    self.agenda.push(at, Event::PlayoutFinished { session, generation });
+                    self.agenda.schedule_mono(at, Event::PlayoutFinished { session, generation });
                 }
                 MediaReaction::MenuPlaying { session, remote } => {
                     let Some(caller) = caller_index(remote).and_then(|index| self.callers.get_mut(&index)) else { continue };
                     if let (Some(digit), false) = (caller.menu_digit, caller.digit_sent) {
                         caller.digit_sent = true;
-                        self.agenda.push(self.now + self.menu_digit_delay, Event::Digit { session, digit });
+                        self.agenda.schedule_mono(self.now + self.menu_digit_delay, Event::Digit { session, digit });
                     }
                 }
                 MediaReaction::Bridged { a, b } => {

@@ -1,111 +1,28 @@
-//! The replay report: per queue offered, answered, abandoned, overflowed, service level
-//! against the queue's target, average and p90 wait; agent occupancy; and an output hash
-//! over every notification in order, so two runs with the same seed are provably equal.
+//! The replay report: the aggregator's figures per queue (offered, answered, abandoned,
+//! overflowed, service level against the queue's target, average and p90 wait), what the
+//! simulated callers and agent phones saw themselves, and an output hash over every
+//! notification in order, so two runs with the same seed are provably equal.
 //!
-//! Service level here is answered within the target / offered, where offered counts
-//! every call that left the queue (answered, abandoned, overflowed, closed, failed).
+//! Every queue figure is [`crate::stats::StatsAggregator`]'s, fed the engine's
+//! notifications as they are produced, so the replay, live `/metrics` and the load
+//! generator share one definition of each (the service level is the ACD's: answered
+//! within target / (answered + abandoned − short abandons)). Only what no notification
+//! tells, the phones' side of the run, is counted here.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use crate::acd::{Disposition, Outcome};
+use crate::stats::StatsReport;
 
-/// Counts and waits of one queue.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct QueueStats {
-    /// The queue's service-level target.
-    pub target: Duration,
-    /// Calls that left the queue.
-    pub offered: u64,
-    /// Answered by an agent.
-    pub answered: u64,
-    /// Answered within the target.
-    pub answered_within_target: u64,
-    /// The caller hung up while waiting.
-    pub abandoned: u64,
-    /// Sent out of the queues (max wait or length).
-    pub overflowed: u64,
-    /// Closed or failed.
-    pub other: u64,
-    /// Waits of answered calls, in milliseconds.
-    waits_ms: Vec<u64>,
-}
-
-impl QueueStats {
-    /// Answered within the target / offered; `None` without calls.
-    pub fn service_level(&self) -> Option<f64> {
-        (self.offered > 0).then(|| self.answered_within_target as f64 / self.offered as f64)
-    }
-
-    /// Mean wait of answered calls.
-    pub fn average_wait(&self) -> Option<Duration> {
-        let n = self.waits_ms.len() as u64;
-        (n > 0).then(|| Duration::from_millis(self.waits_ms.iter().sum::<u64>() / n))
-    }
-
-    /// 90th percentile wait of answered calls (nearest rank).
-    pub fn p90_wait(&self) -> Option<Duration> {
-        if self.waits_ms.is_empty() {
-            return None;
-        }
-        let mut sorted = self.waits_ms.clone();
-        sorted.sort_unstable();
-        let rank = (sorted.len() * 9).div_ceil(10).max(1) - 1;
-        Some(Duration::from_millis(sorted[rank]))
-    }
-
-    fn record(&mut self, outcome: &Outcome) {
-        self.offered += 1;
-        match outcome {
-            Outcome::Answered { wait, .. } => {
-                self.answered += 1;
-                if *wait <= self.target {
-                    self.answered_within_target += 1;
-                }
-                self.waits_ms.push(wait.as_millis() as u64);
-            }
-            Outcome::Abandoned { .. } => self.abandoned += 1,
-            Outcome::Overflowed { .. } => self.overflowed += 1,
-            Outcome::Closed | Outcome::Failed { .. } => self.other += 1,
-        }
-    }
-}
-
-/// Per-queue statistics from dispositions, keyed `tenant/queue`. One small function on
-/// purpose: the shared metrics aggregator can replace it without touching the driver.
-#[derive(Debug, Clone, Default)]
-pub struct QueueTally {
-    queues: BTreeMap<String, QueueStats>,
-}
-
-impl QueueTally {
-    /// An empty tally; `targets` gives each `tenant/queue` its service-level target.
-    pub fn new(targets: impl IntoIterator<Item = (String, Duration)>) -> Self {
-        let queues = targets.into_iter().map(|(key, target)| (key, QueueStats { target, ..QueueStats::default() })).collect();
-        QueueTally { queues }
-    }
-
-    /// Counts one disposition.
-    pub fn record(&mut self, disposition: &Disposition) {
-        let key = format!("{}/{}", disposition.tenant, disposition.queue);
-        self.queues.entry(key).or_default().record(&disposition.outcome);
-    }
-
-    /// The statistics per `tenant/queue`.
-    pub fn queues(&self) -> &BTreeMap<String, QueueStats> {
-        &self.queues
-    }
-}
-
-/// Occupancy of one agent over the replay.
+/// What one simulated agent phone did over the replay (its own counts: the aggregator's
+/// offers per agent are in [`ReplayReport::stats`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct AgentReport {
+pub struct AgentOccupancy {
     /// Agent id.
     pub id: String,
-    /// Calls answered.
+    /// Calls the phone answered.
     pub answered: u64,
-    /// Offers cancelled before the answer.
+    /// Offers cancelled before the phone answered.
     pub cancelled: u64,
     /// Time with a call up.
     pub talk_time: Duration,
@@ -118,18 +35,18 @@ pub struct AgentReport {
 pub struct ReplayReport {
     /// Trace calls played.
     pub calls: u64,
-    /// Calls the engine accepted (`CallArrived`).
+    /// Calls the engine accepted (the aggregator's `CallArrived` count).
     pub accepted: u64,
-    /// Calls the callers abandoned (hung up for lack of patience).
+    /// Callers whose patience ran out and who hung up (the phones' count).
     pub caller_abandoned: u64,
-    /// Calls refused by the daemon (final response ≥ 300).
+    /// Calls refused by the daemon (final response ≥ 300; no notification tells these).
     pub refused: u64,
     /// Calls whose trace line asked for a transfer (handled as a plain call for now).
     pub transfers_requested: u64,
-    /// Per-queue statistics.
-    pub queues: BTreeMap<String, QueueStats>,
-    /// Per-agent occupancy.
-    pub agents: Vec<AgentReport>,
+    /// The aggregator's report at the end of the replay.
+    pub stats: StatsReport,
+    /// Per agent phone.
+    pub agents: Vec<AgentOccupancy>,
     /// Simulated time from the first to the last step.
     pub simulated: Duration,
     /// Steps (inputs to the engine or phones) processed.
@@ -148,25 +65,27 @@ impl fmt::Display for ReplayReport {
         writeln!(f, "simulated {:.1} h in {} steps", self.simulated.as_secs_f64() / 3600.0, self.steps)?;
         writeln!(
             f,
-            "{:<28} {:>8} {:>8} {:>9} {:>10} {:>12} {:>9} {:>9}",
-            "queue", "offered", "answered", "abandoned", "overflowed", "SL (target)", "avg wait", "p90 wait"
+            "{:<28} {:>8} {:>8} {:>9} {:>7} {:>10} {:>12} {:>9} {:>9}",
+            "queue", "offered", "answered", "abandoned", "(short)", "overflowed", "SL (target)", "avg wait", "p90 wait"
         )?;
-        for (queue, stats) in &self.queues {
-            let sl = stats.service_level().map_or("-".to_string(), |sl| format!("{:.1}%", sl * 100.0));
+        for queue in &self.stats.queues {
+            let sl = queue.service_level().map_or("-".to_string(), |sl| format!("{:.1}%", sl * 100.0));
             let secs = |d: Option<Duration>| d.map_or("-".to_string(), |d| format!("{:.1}s", d.as_secs_f64()));
             writeln!(
                 f,
-                "{:<28} {:>8} {:>8} {:>9} {:>10} {:>12} {:>9} {:>9}",
-                queue,
-                stats.offered,
-                stats.answered,
-                stats.abandoned,
-                stats.overflowed,
-                format!("{sl} ({}s)", stats.target.as_secs()),
-                secs(stats.average_wait()),
-                secs(stats.p90_wait()),
+                "{:<28} {:>8} {:>8} {:>9} {:>7} {:>10} {:>12} {:>9} {:>9}",
+                format!("{}/{}", queue.tenant, queue.queue),
+                queue.offered,
+                queue.answered,
+                queue.abandoned(),
+                queue.abandoned_short,
+                queue.overflowed,
+                format!("{sl} ({}s)", queue.target.as_secs()),
+                secs(queue.wait.average),
+                secs(queue.wait.p90),
             )?;
         }
+        writeln!(f, "SL = answered within target / (answered + abandoned - short abandons)")?;
         writeln!(f, "{:<12} {:>8} {:>9} {:>10} {:>10}", "agent", "answered", "cancelled", "talk (h)", "occupancy")?;
         for agent in &self.agents {
             writeln!(

@@ -1,7 +1,8 @@
 //! The one statistics aggregator, sans-IO: fed the engine's [`Notification`]s with the
 //! time they happened, it reports per-queue, per-agent and per-target numbers. The live
-//! `/metrics` exporter and the trace-replay report both print its [`StatsReport`], so
-//! they always agree.
+//! `/metrics` exporter, the trace-replay report and the load generator all print its
+//! [`StatsReport`] (the load generator feeds it the notifications it can observe from
+//! outside), so every figure has this one definition and they agree for the same events.
 //!
 //! Definitions: the service level is the ACD's (see [`crate::acd::service_level`]):
 //! answered within target / (answered + abandoned − short abandons). A queue's *offered*
@@ -33,7 +34,7 @@ use crate::engine::{Notification, OfferOutcome};
 pub const WINDOW_15M: Duration = Duration::from_secs(15 * 60);
 /// The longer sliding window (also the longest kept in memory).
 pub const WINDOW_1H: Duration = Duration::from_secs(60 * 60);
-/// Target used for a queue the configuration does not know (the dial plan's default).
+/// Target used for a queue the dial plan does not give one (the dial plan's default).
 pub const DEFAULT_TARGET: Duration = Duration::from_secs(25);
 
 /// Per-queue targets, per-tenant time zones and the short-abandon threshold.
@@ -45,6 +46,8 @@ pub struct StatsConfig {
     pub timezones: HashMap<TenantId, TimeZone>,
     /// Abandons up to this wait are short.
     pub short_abandon: Duration,
+    /// Target of a queue `targets` does not name.
+    pub default_target: Duration,
 }
 
 impl StatsConfig {
@@ -62,7 +65,19 @@ impl StatsConfig {
             }
         }
         let short_abandon = Duration::from_secs(u64::from(AcdConfig::default().short_abandon_s));
-        StatsConfig { targets, timezones, short_abandon }
+        StatsConfig { targets, timezones, short_abandon, default_target: DEFAULT_TARGET }
+    }
+
+    /// One `target` for every queue, no tenant time zone (Amsterdam) and the ACD's default
+    /// short-abandon threshold: for a driver that does not see the dial plan's queues
+    /// (the load generator).
+    pub fn uniform(target: Duration) -> Self {
+        StatsConfig {
+            targets: HashMap::new(),
+            timezones: HashMap::new(),
+            short_abandon: Duration::from_secs(u64::from(AcdConfig::default().short_abandon_s)),
+            default_target: target,
+        }
     }
 
     /// Every distinct wait-bucket edge over all queues (for an exporter that needs one
@@ -78,7 +93,7 @@ impl StatsConfig {
     }
 
     fn target(&self, tenant: &TenantId, queue: &QueueId) -> Duration {
-        self.targets.get(&(tenant.clone(), queue.clone())).copied().unwrap_or(DEFAULT_TARGET)
+        self.targets.get(&(tenant.clone(), queue.clone())).copied().unwrap_or(self.default_target)
     }
 
     fn local_date(&self, tenant: &TenantId, now: Now) -> Option<NaiveDate> {

@@ -22,6 +22,32 @@ pub struct StatsReport {
     pub reachability: Vec<ReachabilityReport>,
 }
 
+impl StatsReport {
+    /// The report of `queue` of `tenant`, if a call left it.
+    pub fn queue(&self, tenant: &str, queue: &str) -> Option<&QueueReport> {
+        self.queues.iter().find(|report| report.tenant.as_str() == tenant && report.queue.as_str() == queue)
+    }
+
+    /// Calls accepted, over all tenants.
+    pub fn arrived(&self) -> u64 {
+        self.tenants.iter().map(|tenant| tenant.arrived).sum()
+    }
+
+    /// The service-level counts since start-up over all queues (each call judged against
+    /// its own queue's target): the one service level of a run over several queues.
+    pub fn service_level_counts(&self) -> ServiceLevelCounts {
+        let mut total = ServiceLevelCounts::default();
+        for queue in &self.queues {
+            let counts = queue.counts();
+            total.answered += counts.answered;
+            total.answered_within_target += counts.answered_within_target;
+            total.abandoned += counts.abandoned;
+            total.abandoned_short += counts.abandoned_short;
+        }
+        total
+    }
+}
+
 /// Call counts of one tenant.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TenantReport {
@@ -72,6 +98,22 @@ impl QueueReport {
     /// Abandons, short and long.
     pub fn abandoned(&self) -> u64 {
         self.abandoned_short + self.abandoned_long
+    }
+
+    /// The service-level counts since start-up (the windows have their own).
+    pub fn counts(&self) -> ServiceLevelCounts {
+        ServiceLevelCounts {
+            answered: self.answered,
+            answered_within_target: self.answered_within_target,
+            abandoned: self.abandoned(),
+            abandoned_short: self.abandoned_short,
+        }
+    }
+
+    /// The service level since start-up, by the ACD's one definition
+    /// ([`crate::acd::service_level`]); `None` before a call counts.
+    pub fn service_level(&self) -> Option<f64> {
+        self.counts().service_level()
     }
 }
 

@@ -20,7 +20,7 @@ fn at_s(seconds: u64) -> Now {
 fn aggregator() -> StatsAggregator {
     let mut targets = HashMap::new();
     targets.insert((TenantId::new("proef"), QueueId::new("algemeen")), Duration::from_secs(25));
-    StatsAggregator::new(StatsConfig { targets, timezones: HashMap::new(), short_abandon: Duration::from_secs(5) })
+    StatsAggregator::new(StatsConfig { targets, timezones: HashMap::new(), short_abandon: Duration::from_secs(5), default_target: DEFAULT_TARGET })
 }
 
 fn disposition(outcome: Outcome) -> Notification {

@@ -1,5 +1,5 @@
 //! `veertien loadgen`: plays a trace against a running daemon over real UDP on loopback,
-//! with the simulated phones of [`crate::sim::phones`] (the same SIP logic the replay
+//! with the simulated phones of [`crate::traffic::phones`] (the same SIP logic the replay
 //! uses), real RTP, and measures what callers experience.
 //!
 //! Each agent phone and each call gets its own UDP socket for SIP, so every Via and
@@ -19,11 +19,11 @@
 //! `X-Veertien-Reference`, which the caller learned from the same header on its 200 OK:
 //! it gives the "wait to agent" latency and tells the agent phone how long to talk.
 
+mod observed;
 mod patience;
 mod report;
 mod rtp_streams;
 mod sdp_media;
-mod timer_queue;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -36,19 +36,20 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::LiveClock;
+use crate::core::deadlines::DeadlineQueue;
 use crate::core::time::Instant;
 use crate::dialplan::{DialPlan, Menu, TenantId};
 use crate::engine::{REFERENCE_HEADER, WELCOME_PROMPT};
-use crate::sim::phones::{AgentPhone, CallerEnd, CallerPhone, CallerState, PhoneOutbox, PhoneTimer};
-use crate::sim::trace::{TraceCall, TraceHeader};
+use crate::traffic::phones::{AgentPhone, CallerEnd, CallerPhone, CallerState, PhoneOutbox, PhoneTimer};
+use crate::traffic::trace::{TraceCall, TraceHeader};
 use crate::sip::msg::{self, HeaderName, Message, Method};
 
 pub use patience::EntryClock;
 pub use report::{LoadgenProgress, LoadgenReport};
+use observed::ObservedStats;
 use report::{empty_report, record};
 use rtp_streams::{RtpStreams, StreamOwner};
 use sdp_media::RemoteMedia;
-use timer_queue::TimerQueue;
 
 /// When a caller presses its menu key: real time after its ACK (the daemon starts the
 /// menu prompt at once and takes the key as barge-in), as the replay does.
@@ -202,6 +203,10 @@ struct ActiveCall {
     /// Real time of the daemon's entry for this caller, and the speed-up after it.
     entry_clock: EntryClock,
     menu_digit: Option<char>,
+    /// The trace line's department: the queue the call is counted in.
+    department: String,
+    /// The agent whose phone answered it.
+    answered_by: Option<String>,
     /// RTP packets this caller received, counted when its stream closed.
     rtp_received: u64,
 }
@@ -220,7 +225,6 @@ struct Loadgen {
     target: SocketAddr,
     speed: f64,
     agent_ring: Duration,
-    service_level_target: Duration,
     inbound_tx: mpsc::Sender<(SocketAddr, Bytes)>,
     sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
     agents: Vec<AgentPhone>,
@@ -229,7 +233,8 @@ struct Loadgen {
     agent_readers: Vec<JoinHandle<()>>,
     calls: HashMap<u32, ActiveCall>,
     call_by_addr: HashMap<SocketAddr, u32>,
-    timers: TimerQueue,
+    /// The phones' timers, in the engine-wide deadline queue (monotonic deadlines only).
+    timers: DeadlineQueue<PhoneTimer>,
     outbox: PhoneOutbox,
     rtp: RtpStreams,
     /// The RTP port each phone's SDP names, by the phone's SIP address.
@@ -239,7 +244,8 @@ struct Loadgen {
     call_by_reference: HashMap<String, u32>,
     entry_without_key: Duration,
     report: LoadgenReport,
-    within_target: u64,
+    /// Service level, waits and answered/abandoned counts: the aggregator's.
+    stats: ObservedStats,
 }
 
 /// Plays `options.calls` against the daemon at `options.target` and reports.
@@ -261,7 +267,6 @@ pub async fn run_loadgen(mut options: LoadgenOptions) -> Result<LoadgenReport, L
         target: options.target,
         speed: options.speed,
         agent_ring: options.agent_ring,
-        service_level_target: options.service_level_target,
         inbound_tx,
         sockets: HashMap::new(),
         agents: Vec::new(),
@@ -270,14 +275,14 @@ pub async fn run_loadgen(mut options: LoadgenOptions) -> Result<LoadgenReport, L
         agent_readers: Vec::new(),
         calls: HashMap::new(),
         call_by_addr: HashMap::new(),
-        timers: TimerQueue::default(),
+        timers: DeadlineQueue::default(),
         outbox: PhoneOutbox::default(),
         rtp: RtpStreams::new(options.rtp_interval),
         rtp_port_by_sip_addr: HashMap::new(),
         call_by_reference: HashMap::new(),
         entry_without_key: options.entry_without_key,
         report: empty_report(),
-        within_target: 0,
+        stats: ObservedStats::new(&options.header.tenant, options.service_level_target),
     };
     let result = loadgen.run(&mut options, &mut inbound).await;
     loadgen.close();
@@ -344,7 +349,11 @@ impl Loadgen {
         }
         let now = self.clock.now().mono;
         self.report.elapsed = now.saturating_duration_since(zero);
-        self.report.service_level = self.service_level();
+        let stats = self.stats.report(self.clock.now());
+        self.report.answered = stats.queues.iter().map(|queue| queue.answered).sum();
+        self.report.abandoned = stats.queues.iter().map(|queue| queue.abandoned()).sum();
+        self.report.service_level = stats.service_level_counts().service_level();
+        self.report.stats = stats;
         let rtp = self.rtp.counters();
         self.report.rtp_sent = rtp.sent;
         self.report.rtp_received_by_callers = rtp.received_by_callers;
@@ -360,7 +369,7 @@ impl Loadgen {
 
     /// The next phone timer or RTP send, at the latest `deadline`.
     fn next_wake(&self, deadline: Instant) -> Instant {
-        [self.timers.next_due(), self.rtp.next_due()].into_iter().flatten().fold(deadline, Instant::min)
+        [self.timers.next_mono(), self.rtp.next_due()].into_iter().flatten().fold(deadline, Instant::min)
     }
 
     async fn register_agents(
@@ -476,6 +485,8 @@ impl Loadgen {
                 queue_wait: None,
                 entry_clock,
                 menu_digit: call.menu_digit,
+                department: call.department.clone(),
+                answered_by: None,
                 rtp_received: 0,
             },
         );
@@ -511,6 +522,7 @@ impl Loadgen {
                     // The phone ACKs this 2xx right away: the wait for an agent starts now.
                     call.ack_at = Some(now);
                     record(&mut self.report.invite_to_ok_us, elapsed_us);
+                    self.stats.accepted(self.clock.now(), index);
                     if let Some(reference) = response.headers.get_str(&HeaderName::from_bytes(REFERENCE_HEADER)) {
                         self.call_by_reference.insert(reference.to_string(), index);
                     }
@@ -598,6 +610,7 @@ impl Loadgen {
         let talk = match caller {
             Some(call) => {
                 call.phone.on_connected();
+                call.answered_by = Some(self.agents[agent].id().to_string());
                 call.talk
             }
             None => FALLBACK_TALK,
@@ -622,8 +635,9 @@ impl Loadgen {
     }
 
     async fn fire_timers(&mut self) {
-        let now = self.clock.now().mono;
-        while let Some(timer) = self.timers.pop_due(now) {
+        let clock_now = self.clock.now();
+        let now = clock_now.mono;
+        while let Some(timer) = self.timers.pop_due(clock_now) {
             match timer {
                 PhoneTimer::Caller { index, kind, generation } => {
                     if let Some(call) = self.calls.get_mut(&index) {
@@ -662,18 +676,18 @@ impl Loadgen {
         self.call_by_addr.remove(&call.phone.addr());
         self.sockets.remove(&call.phone.addr());
         self.rtp_port_by_sip_addr.remove(&call.phone.addr());
+        let now = self.clock.now();
+        let waited = call.entry_clock.queue_wait_trace(now.mono.saturating_duration_since(call.ack_at.unwrap_or(now.mono)));
         if call.phone.was_connected() {
-            self.report.answered += 1;
             if call.rtp_received > 0 {
                 self.report.answered_with_media += 1;
             }
-            if call.queue_wait.is_some_and(|wait| wait <= self.service_level_target) {
-                self.within_target += 1;
-            }
+            let agent = call.answered_by.as_deref().unwrap_or_default();
+            self.stats.answered(now, index, &call.department, agent, call.queue_wait.unwrap_or(waited));
             return;
         }
         match call.phone.end() {
-            CallerEnd::Abandoned => self.report.abandoned += 1,
+            CallerEnd::Abandoned => self.stats.abandoned(now, index, &call.department, waited),
             CallerEnd::Refused(status) => self.fail(index, format!("refused with {status}")),
             CallerEnd::TimedOut => self.fail(index, "a request was never answered".to_string()),
             CallerEnd::DaemonHungUp => self.fail(index, "the daemon hung up before an agent answered".to_string()),
@@ -688,29 +702,25 @@ impl Loadgen {
         }
     }
 
-    fn service_level(&self) -> Option<f64> {
-        let handled = self.report.answered + self.report.abandoned;
-        (handled > 0).then(|| self.within_target as f64 / handled as f64)
-    }
-
     fn progress(&self, elapsed: Duration) -> LoadgenProgress {
+        let stats = self.stats.report(self.clock.now());
         let waiting = self.calls.values().filter(|call| !call.phone.was_connected()).count() as u64;
         LoadgenProgress {
             elapsed,
             placed: self.report.placed,
             active: self.calls.len() as u64,
             waiting,
-            answered: self.report.answered,
-            abandoned: self.report.abandoned,
+            answered: stats.queues.iter().map(|queue| queue.answered).sum(),
+            abandoned: stats.queues.iter().map(|queue| queue.abandoned()).sum(),
             failed: self.report.failed,
-            service_level: self.service_level(),
+            service_level: stats.service_level_counts().service_level(),
         }
     }
 
     /// Sends what the phones queued and starts their timers.
     async fn flush(&mut self) {
         for (at, timer) in self.outbox.timers.drain(..) {
-            self.timers.push(at, timer);
+            self.timers.schedule_mono(at, timer);
         }
         let sends: Vec<(SocketAddr, Bytes)> = self.outbox.sends.drain(..).collect();
         for (from, mut bytes) in sends {
@@ -740,7 +750,7 @@ impl Loadgen {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::trace::TRACE_VERSION;
+    use crate::traffic::trace::TRACE_VERSION;
 
     fn header() -> TraceHeader {
         TraceHeader {

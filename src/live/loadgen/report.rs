@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use crate::stats::StatsReport;
+
 /// Progress so far, passed to [`super::LoadgenOptions::progress`] once a second.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LoadgenProgress {
@@ -22,8 +24,8 @@ pub struct LoadgenProgress {
     pub abandoned: u64,
     /// Calls that failed.
     pub failed: u64,
-    /// Share of answered-or-abandoned calls answered within the service-level target
-    /// (trace time); `None` before the first such call.
+    /// The aggregator's service level over the observed calls (trace time; see
+    /// [`super::observed`]); `None` before the first call counts.
     pub service_level: Option<f64>,
 }
 
@@ -32,9 +34,10 @@ pub struct LoadgenProgress {
 pub struct LoadgenReport {
     /// Calls placed.
     pub placed: u64,
-    /// Calls an agent answered.
+    /// Calls an agent answered (the aggregator's count of observed dispositions).
     pub answered: u64,
-    /// Calls the caller gave up on after its patience, as the trace intended.
+    /// Calls the caller gave up on after its patience, as the trace intended (the
+    /// aggregator's count, short abandons included).
     pub abandoned: u64,
     /// Calls that ended in a SIP error or timeout the trace did not intend.
     pub failed: u64,
@@ -50,9 +53,12 @@ pub struct LoadgenReport {
     pub invite_to_ok_us: Histogram<u64>,
     /// Caller's ACK to the offer reaching an agent phone, microseconds.
     pub wait_to_agent_us: Histogram<u64>,
-    /// Answered-or-abandoned calls answered within the service-level target (the wait in
-    /// the queue in trace time, estimated as in [`super::patience`]).
+    /// The aggregator's service level over the observed calls: answered within target /
+    /// (answered + abandoned − short abandons), waits in trace time as in
+    /// [`super::patience`].
     pub service_level: Option<f64>,
+    /// The aggregator's report of the observed calls, per queue (the trace's departments).
+    pub stats: StatsReport,
     /// Offers attributed to their caller by the INVITE's `X-Veertien-Reference`.
     pub offers_attributed: u64,
     /// Offers without a reference header, or with one no caller of this run learned from
@@ -86,7 +92,7 @@ impl fmt::Display for LoadgenReport {
             writeln!(f, "calls still going at the time bound {}", self.unfinished)?;
         }
         match self.service_level {
-            Some(level) => writeln!(f, "service level {:.1} %", level * 100.0)?,
+            Some(level) => writeln!(f, "service level {:.1} % (answered within target / (answered + abandoned - short abandons))", level * 100.0)?,
             None => writeln!(f, "service level -")?,
         }
         writeln!(f, "{:<22} {:>7} {:>9} {:>9} {:>9} {:>9}", "latency (ms)", "count", "p50", "p90", "p99", "max")?;
@@ -141,6 +147,7 @@ pub(super) fn empty_report() -> LoadgenReport {
         invite_to_ok_us: histogram(),
         wait_to_agent_us: histogram(),
         service_level: None,
+        stats: StatsReport::default(),
         offers_attributed: 0,
         offers_unknown_reference: 0,
         offers_caller_gone: 0,

@@ -1,7 +1,7 @@
 //! The SDP side of the load generator's phones: putting a phone's real RTP port into the
 //! SDP its SIP message carries, and reading where the daemon wants RTP.
 //!
-//! The simulated phones of [`crate::sim::phones`] write a fixed placeholder port (the
+//! The simulated phones of [`crate::traffic::phones`] write a fixed placeholder port (the
 //! replay has no sockets); rather than teach them about sockets, the load generator
 //! rewrites the `m=audio` port of each outgoing message that carries SDP. Retransmissions
 //! carry the same bytes, so they get the same port.
