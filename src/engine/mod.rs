@@ -11,6 +11,7 @@ mod agent_leg;
 mod agents;
 mod call;
 mod commands;
+mod connections;
 mod inbound;
 mod media_commands;
 mod media_events;
@@ -207,6 +208,8 @@ pub struct Engine {
     call_by_media: HashMap<MediaSessionId, CallId>,
     /// Offers waiting for the agent's phone to finish clearing its previous leg.
     deferred_offers: HashMap<(TenantId, AgentId), CallId>,
+    /// Calls and agent legs by the TCP connection they use.
+    flows: connections::FlowIndex,
     leg_ids: IdAllocator,
     seed: u64,
     timers: TimerWheel,
@@ -239,6 +242,7 @@ impl Engine {
             legs: HashMap::new(),
             leg_by_tx: HashMap::new(),
             deferred_offers: HashMap::new(),
+            flows: connections::FlowIndex::default(),
             call_by_media: HashMap::new(),
             leg_ids: IdAllocator::default(),
             seed,
@@ -395,16 +399,11 @@ impl Engine {
         self.transactions.handle_message(self.now.mono, message, peer);
     }
 
+    /// A TCP connection closed, or the driver could not open one (`peer.connection` is
+    /// `None` then): every call, leg and transaction on it ends or recovers
+    /// (`connections.rs`).
     fn on_connection_closed(&mut self, peer: Peer) {
-        let affected: Vec<CallId> = self
-            .calls
-            .values()
-            .filter(|call| call.peer.connection.is_some() && call.peer.connection == peer.connection)
-            .map(|call| call.id)
-            .collect();
-        for call in affected {
-            self.end_call(call, EndReason::TransportFailure);
-        }
+        self.on_flow_lost(peer);
     }
 
     fn drain_transaction_events(&mut self) -> bool {
