@@ -175,7 +175,7 @@ impl TcpConnections {
             self.report_connect_failure(peer);
             return;
         }
-        tracing::debug!(%remote, "opening tcp connection");
+        tracing::info!(%remote, "opening tcp connection");
         self.connecting.insert(remote, VecDeque::from([bytes]));
         tokio::spawn(connect(peer, self.slots.clone(), self.events.clone()));
     }
