@@ -116,6 +116,7 @@ impl Engine {
         // RFC 3261 §17.1.4/§17.2.4: every transaction on the connection fails; its
         // TransportError reaches the handlers when the events are drained.
         self.transactions.handle_transport_error(self.now.mono, peer);
+        self.flush_transmits();
     }
 
     /// A connected agent leg lost its connection: the call ends as if the agent hung up.

@@ -147,6 +147,7 @@ pub fn engine_config(settings: &Settings, sip_addr: SocketAddr, http_addr: Socke
         max_waiting_calls: settings.limits.max_calls,
         rtp_port_min: settings.rtp.port_min,
         caller_hash_key: [0u8; 32],
+        persist: crate::engine::PersistLimits::default(),
         rtp_port_max: settings.rtp.port_max,
     }
 }
