@@ -16,7 +16,7 @@ fn at_s(seconds: u64) -> Instant {
 
 fn source(port: u16) -> RegistrationSource {
     let addr: SocketAddr = format!("192.0.2.20:{port}").parse().expect("literal address");
-    RegistrationSource { addr, transport: SourceTransport::Udp }
+    RegistrationSource { addr, transport: SourceTransport::Udp, connection: None }
 }
 
 /// A REGISTER for `to_uri` with the given Call-ID, CSeq, Contact values and Expires header.
@@ -386,4 +386,31 @@ fn the_same_contact_twice_in_one_request_counts_once_with_the_later_lifetime() {
     let bindings = ok_bindings(registrar.handle_register(at_s(0), &request, "agent7", source(5060)));
     assert_eq!(bindings.len(), 1);
     assert_eq!(bindings[0].expires_at, at_s(600));
+}
+
+#[test]
+fn a_tcp_binding_remembers_its_connection_until_it_closes() {
+    use veertien::core::ids::ConnectionId;
+    let mut registrar = Registrar::new(RegistrarConfig::default());
+    let over_tcp = |connection: u64| RegistrationSource {
+        addr: "192.0.2.20:40000".parse().expect("literal address"),
+        transport: SourceTransport::Tcp,
+        connection: Some(ConnectionId(connection)),
+    };
+    let request = register("c1", 1, &["<sip:agent7@192.0.2.20:5060;transport=tcp>"], None);
+    ok_bindings(registrar.handle_register(at_s(0), &request, "agent7", over_tcp(3)));
+    assert_eq!(registrar.contacts(AOR)[0].source.connection, Some(ConnectionId(3)));
+
+    assert_eq!(registrar.connection_closed(ConnectionId(9)), 0, "another connection changes nothing");
+    assert_eq!(registrar.connection_closed(ConnectionId(3)), 1);
+    let bindings = registrar.contacts(AOR);
+    assert_eq!(bindings.len(), 1, "the binding outlives its connection: the Contact may still be reachable");
+    assert_eq!(bindings[0].source.connection, None);
+    assert_eq!(registrar.connection_closed(ConnectionId(3)), 0, "a closed connection is forgotten once");
+
+    // A refresh over a new connection names the new one; the old one closing later is stale.
+    let refresh = register("c1", 2, &["<sip:agent7@192.0.2.20:5060;transport=tcp>"], None);
+    ok_bindings(registrar.handle_register(at_s(10), &refresh, "agent7", over_tcp(4)));
+    assert_eq!(registrar.connection_closed(ConnectionId(3)), 0);
+    assert_eq!(registrar.contacts(AOR)[0].source.connection, Some(ConnectionId(4)));
 }

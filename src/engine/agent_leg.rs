@@ -3,6 +3,7 @@
 //! once the agent answers.
 
 use super::call::{EndReason, Phase};
+use super::connections::FlowUser;
 use super::media_commands::{MediaCommand, MediaFormat};
 use super::{DialogOwner, Engine, Notification, OfferOutcome, Output};
 use crate::acd::OfferFailure;
@@ -120,6 +121,7 @@ impl Engine {
         self.outputs.push_back(Output::Media(MediaCommand::Open { session: media, call: call_id, rtp_port, remote: None, format: None }));
         tracing::info!(call = %call_id, reference = %self.reference_label(call_id), leg = %id, %agent, "ringing agent");
         self.leg_by_tx.insert(invite_tx, id);
+        self.flows.insert(&peer, FlowUser::Leg(id));
         self.legs.insert(
             id,
             AgentLeg {
@@ -358,6 +360,7 @@ impl Engine {
     pub(super) fn remove_leg(&mut self, leg_id: LegId) {
         self.report_offer(leg_id, OfferOutcome::Cancelled);
         let Some(leg) = self.legs.remove(&leg_id) else { return };
+        self.flows.remove(&leg.peer, FlowUser::Leg(leg_id));
         if leg.answered {
             let now = self.now;
             if let Some(call) = self.calls.get_mut(&leg.call) {

@@ -120,6 +120,9 @@ impl Engine {
                 TransportKind::Udp => SourceTransport::Udp,
                 TransportKind::Tcp => SourceTransport::Tcp,
             },
+            // A phone that registers over TCP is rung over the same connection while it
+            // is open (RFC 3261 §18.1.1 connection reuse; the phone may accept nothing else).
+            connection: peer.connection.filter(|_| peer.transport == TransportKind::Tcp),
         };
         let response = match self.registrar.handle_register(self.now.mono, &request, &authenticated, source) {
             Ok(result) => {
@@ -174,6 +177,11 @@ impl Engine {
     /// to the registered contact; phones on the contact centre's LAN or VPN register
     /// reachable contacts), otherwise where the REGISTER came from (the flow a phone
     /// behind NAT keeps open). The core resolves no host names.
+    ///
+    /// A phone that registered over TCP is rung over TCP: over its registration
+    /// connection while that is open (the peer names it), otherwise over a new connection
+    /// the driver opens to that address (the peer names none). A Contact with
+    /// `transport=tcp` is rung over TCP too, however it registered.
     pub(super) fn agent_target(&self, account: &AgentAccount) -> Option<(Binding, Peer)> {
         let aor = self.agent_aors.get(account.agent.as_str())?;
         let binding = self.registrar.contacts(aor).into_iter().max_by_key(|b| b.expires_at)?;
@@ -186,12 +194,14 @@ impl Engine {
             .as_ref()
             .and_then(|uri| uri.param("transport").flatten().map(|t| t.eq_ignore_ascii_case("tcp")))
             .unwrap_or(false);
-        let transport = match (contact_addr.is_some(), contact_tcp, binding.source.transport) {
-            (true, true, _) | (false, _, SourceTransport::Tcp) => TransportKind::Tcp,
+        let registered_tcp = binding.source.transport == SourceTransport::Tcp;
+        let transport = match (contact_addr.is_some(), contact_tcp, registered_tcp) {
+            (true, true, _) | (_, _, true) => TransportKind::Tcp,
             _ => TransportKind::Udp,
         };
         let remote = contact_addr.unwrap_or(binding.source.addr);
-        let peer = Peer { transport, local: self.config.advertised, remote, connection: None };
+        let connection = binding.source.connection.filter(|_| transport == TransportKind::Tcp && registered_tcp);
+        let peer = Peer { transport, local: self.config.advertised, remote, connection };
         Some((binding, peer))
     }
 }

@@ -186,6 +186,7 @@ impl Engine {
         let answer_delay_ms = self.config.answer_delay_ms;
         let ringing = (answer_delay_ms > 0).then(|| self.build_ringing(&call, &local_tag));
         self.call_by_media.insert(media, id);
+        self.flows.insert(&call.peer, super::connections::FlowUser::Call(id));
         self.calls.insert(id, call);
         self.send_on(invite_tx, trying);
         match ringing {
@@ -461,6 +462,7 @@ impl Engine {
         // conversation when connected; unknown to it (menu, closed) is fine.
         let _ = self.acd.caller_abandoned(self.now.mono, id);
         let Some(call) = self.calls.remove(&id) else { return };
+        self.flows.remove(&call.peer, super::connections::FlowUser::Call(id));
         self.call_by_media.remove(&call.media);
         self.dialogs.remove(&call.dialog.id);
         self.ports.release(call.rtp_port);

@@ -13,6 +13,7 @@ mod call;
 mod call_history;
 mod caller_id;
 mod commands;
+mod connections;
 mod inbound;
 mod media_commands;
 mod media_events;
@@ -218,6 +219,8 @@ pub struct Engine {
     call_by_media: HashMap<MediaSessionId, CallId>,
     /// Offers waiting for the agent's phone to finish clearing its previous leg.
     deferred_offers: HashMap<(TenantId, AgentId), CallId>,
+    /// Calls and agent legs by the TCP connection they use.
+    flows: connections::FlowIndex,
     leg_ids: IdAllocator,
     seed: u64,
     /// The engine's own deadlines, monotonic and wall-clock.
@@ -256,6 +259,7 @@ impl Engine {
             legs: HashMap::new(),
             leg_by_tx: HashMap::new(),
             deferred_offers: HashMap::new(),
+            flows: connections::FlowIndex::default(),
             call_by_media: HashMap::new(),
             leg_ids: IdAllocator::default(),
             seed,
@@ -444,16 +448,11 @@ impl Engine {
         self.flush_transmits();
     }
 
+    /// A TCP connection closed, or the driver could not open one (`peer.connection` is
+    /// `None` then): every call, leg and transaction on it ends or recovers
+    /// (`connections.rs`).
     fn on_connection_closed(&mut self, peer: Peer) {
-        let affected: Vec<CallId> = self
-            .calls
-            .values()
-            .filter(|call| call.peer.connection.is_some() && call.peer.connection == peer.connection)
-            .map(|call| call.id)
-            .collect();
-        for call in affected {
-            self.end_call(call, EndReason::TransportFailure);
-        }
+        self.on_flow_lost(peer);
     }
 
     /// Moves what the transaction layer just transmitted into the outbox, so every output

@@ -23,7 +23,6 @@ use media::{MediaCounters, MediaPlane, MediaPlaneConfig, PromptCache, PromptErro
 use crate::sip::timers::SipTimers;
 use crate::sip::transport::{Peer, TransportKind};
 use bytes::Bytes;
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -61,6 +60,8 @@ pub struct Snapshot {
     pub rtp_ports_in_use: usize,
     pub draining: bool,
     pub stats: EngineStats,
+    /// Outbound connects and dropped TCP messages.
+    pub tcp: tcp::TcpStats,
     /// The media plane's counters, read live when the snapshot is serialised.
     #[serde(serialize_with = "serialize_media_counters")]
     pub media: Arc<MediaCounters>,
@@ -74,12 +75,14 @@ fn serialize_media_counters<S: serde::Serializer>(counters: &Arc<MediaCounters>,
 pub enum DriverEvent {
     /// A complete SIP message (a datagram, or a frame of a stream).
     Message { peer: Peer, bytes: Bytes },
-    /// A new TCP connection with its writer.
-    Connected { id: ConnectionId, writer: mpsc::Sender<Bytes> },
-    /// A TCP connection closed.
+    /// A TCP connection (accepted or opened by us) with its writer.
+    Connected { id: ConnectionId, remote: SocketAddr, writer: mpsc::Sender<Bytes> },
+    /// A TCP connection closed (by the peer, an error, or an unframeable stream).
     Disconnected { peer: Peer },
-    /// A TCP stream could not be framed; it is closed.
-    StreamError { peer: Peer },
+    /// An outbound connect to `peer.remote` failed or timed out.
+    ConnectFailed { peer: Peer },
+    /// No outbound connect to `peer.remote` was tried: the connection limit was reached.
+    ConnectRefused { peer: Peer },
 }
 
 /// The sockets a daemon listens on, bound before it reports ready.
@@ -178,12 +181,11 @@ pub async fn run(
     };
 
     let udp = Arc::new(listeners.udp);
+    let tcp_slots = tcp::ConnectionSlots::new(settings.limits.max_tcp_connections);
     tokio::spawn(udp_reader(udp.clone(), sip_addr, events_tx.clone()));
-    tokio::spawn(tcp::accept_loop(listeners.tcp, events_tx.clone(), settings.limits.max_tcp_connections));
+    tokio::spawn(tcp::accept_loop(listeners.tcp, events_tx.clone(), tcp_slots.clone()));
     tokio::spawn(http::serve(listeners.http, http_state));
-    drop(events_tx);
-
-    let mut writers: HashMap<ConnectionId, mpsc::Sender<Bytes>> = HashMap::new();
+    let mut tcp = tcp::TcpConnections::new(sip_addr, tcp_slots, events_tx);
     let (media_events_tx, mut media_events) = mpsc::channel(MEDIA_EVENT_QUEUE_BOUND);
     let media_config = MediaPlaneConfig {
         bind_ip: sip_addr.ip(),
@@ -208,11 +210,16 @@ pub async fn run(
                         exporter.on_received(&bytes);
                         engine.handle_input(Input::Message { now, peer, bytes });
                     }
-                    DriverEvent::Connected { id, writer } => { writers.insert(id, writer); }
-                    DriverEvent::Disconnected { peer } | DriverEvent::StreamError { peer } => {
-                        if let Some(id) = peer.connection { writers.remove(&id); }
+                    DriverEvent::Connected { id, remote, writer } => tcp.on_connected(id, remote, writer),
+                    DriverEvent::Disconnected { peer } => {
+                        if let Some(id) = peer.connection { tcp.on_disconnected(id); }
                         engine.handle_input(Input::ConnectionClosed { now, peer });
                     }
+                    DriverEvent::ConnectFailed { peer } => {
+                        tcp.on_connect_failed(peer.remote);
+                        engine.handle_input(Input::ConnectionClosed { now, peer });
+                    }
+                    DriverEvent::ConnectRefused { peer } => engine.handle_input(Input::ConnectionClosed { now, peer }),
                 }
             }
             Some(event) = media_events.recv() => engine.handle_input(Input::Media { now: clock.now(), event }),
@@ -237,7 +244,7 @@ pub async fn run(
             match output {
                 Output::Transmit { peer, bytes } => {
                     exporter.on_sent(&bytes);
-                    transmit(&udp, &writers, peer, bytes).await;
+                    transmit(&udp, &mut tcp, peer, bytes).await;
                 }
                 Output::Media(command) => media.handle(command).await,
                 Output::Notify(Notification::Drained) => drained = true,
@@ -252,6 +259,7 @@ pub async fn run(
             rtp_ports_in_use: engine.rtp_ports_in_use(),
             draining: shutting_down,
             stats: engine.stats().clone(),
+            tcp: tcp.stats(),
             media: media.counters(),
         });
         if drained {
@@ -278,24 +286,17 @@ async fn sleep_until_deadline(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-async fn transmit(udp: &UdpSocket, writers: &HashMap<ConnectionId, mpsc::Sender<Bytes>>, peer: Peer, bytes: Bytes) {
+/// Sends one engine output. UDP goes straight out; TCP goes over the peer's connection,
+/// or one the driver reuses or opens ([`tcp::TcpConnections::send`]): the engine never
+/// opens sockets and never waits for a connect.
+async fn transmit(udp: &UdpSocket, tcp: &mut tcp::TcpConnections, peer: Peer, bytes: Bytes) {
     match peer.transport {
         TransportKind::Udp => {
             if let Err(error) = udp.send_to(&bytes, peer.remote).await {
                 tracing::debug!(%error, remote = %peer.remote, "udp send failed");
             }
         }
-        TransportKind::Tcp => {
-            let writer = peer.connection.and_then(|id| writers.get(&id));
-            match writer {
-                Some(writer) => {
-                    if writer.try_send(bytes).is_err() {
-                        tracing::info!(remote = %peer.remote, "tcp writer full or closed; message dropped");
-                    }
-                }
-                None => tracing::info!(remote = %peer.remote, "no tcp connection to peer; message dropped"),
-            }
-        }
+        TransportKind::Tcp => tcp.send(peer, bytes),
     }
 }
 

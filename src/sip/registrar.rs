@@ -13,10 +13,17 @@
 //! binding refreshed longest ago is replaced: a phone that was swapped or re-provisioned
 //! leaves a binding behind that nobody refreshes, and the newest registration is the one
 //! an agent is actually using.
+//!
+//! Connections: a binding made over TCP remembers the connection its REGISTER came in on,
+//! so requests to the phone can reuse it (RFC 3261 §18.1.1 lets a client reuse an open
+//! connection; RFC 5923 in spirit). When the driver reports that connection closed,
+//! [`Registrar::connection_closed`] forgets it, but keeps the binding: the Contact may
+//! still be reachable over a new connection, and the phone's registration has not lapsed.
 
+use crate::core::ids::ConnectionId;
 use crate::core::time::Instant;
 use crate::sip::msg::{HeaderName, Method, NameAddr, Request, Response, SipUri, TypedError};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -80,6 +87,9 @@ pub struct RegistrationSource {
     pub addr: SocketAddr,
     /// The transport it arrived on.
     pub transport: SourceTransport,
+    /// The stream connection it arrived on (TCP), while that connection is open; requests
+    /// to the phone reuse it. `None` for UDP and once the connection closed.
+    pub connection: Option<ConnectionId>,
 }
 
 /// One Contact binding of an AOR.
@@ -260,13 +270,24 @@ pub struct Registrar {
     bindings_by_aor: HashMap<String, Vec<StoredBinding>>,
     /// (expires_at, binding id, AOR): the next binding to lapse comes first.
     expiry_order: BTreeSet<(Instant, u64, String)>,
+    /// Connection → the AORs with a binding whose REGISTER came in on it, so a closed
+    /// connection is forgotten without a scan of every binding. Entries may be stale (the
+    /// binding moved to another connection or lapsed) and are checked on use; each
+    /// connection's entry goes when it closes, so the map is bounded by open connections.
+    aors_by_connection: HashMap<ConnectionId, HashSet<String>>,
     next_binding_id: u64,
 }
 
 impl Registrar {
     /// An empty registrar.
     pub fn new(config: RegistrarConfig) -> Self {
-        Registrar { config, bindings_by_aor: HashMap::new(), expiry_order: BTreeSet::new(), next_binding_id: 0 }
+        Registrar {
+            config,
+            bindings_by_aor: HashMap::new(),
+            expiry_order: BTreeSet::new(),
+            aors_by_connection: HashMap::new(),
+            next_binding_id: 0,
+        }
     }
 
     /// Applies a REGISTER that digest authentication attributed to `authenticated_user`,
@@ -324,8 +345,28 @@ impl Registrar {
         {
             return Err(RegistrarError::TooManyAors);
         }
+        let bound = !bindings.is_empty();
         self.commit(&aor, bindings);
+        if let (Some(connection), true) = (source.connection, bound) {
+            self.aors_by_connection.entry(connection).or_default().insert(aor.clone());
+        }
         Ok(RegisterResult::Ok { bindings: self.contacts_of_key(&aor) })
+    }
+
+    /// The driver reports `connection` closed: bindings made over it keep their Contact
+    /// and lifetime but no longer name the connection, so the next request to the phone
+    /// goes over a new one. Returns how many bindings changed.
+    pub fn connection_closed(&mut self, connection: ConnectionId) -> usize {
+        let Some(aors) = self.aors_by_connection.remove(&connection) else { return 0 };
+        let mut changed = 0;
+        for aor in aors {
+            let Some(bindings) = self.bindings_by_aor.get_mut(&aor) else { continue };
+            for stored in bindings.iter_mut().filter(|b| b.binding.source.connection == Some(connection)) {
+                stored.binding.source.connection = None;
+                changed += 1;
+            }
+        }
+        changed
     }
 
     /// Applies one Contact to the tentative binding list (§10.3 step 7).
