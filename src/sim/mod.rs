@@ -13,4 +13,5 @@ pub mod profile;
 pub mod replay;
 pub mod report;
 pub mod sample;
+pub mod store;
 pub mod trace;

@@ -16,12 +16,13 @@ use super::network::{NetworkConditions, SimNetwork};
 use super::phones::{AgentPhone, CallerEnd, CallerPhone, CallerState, PhoneOutbox, PhoneTimer};
 use super::output_hash::OutputHash;
 use super::report::{AgentReport, QueueTally, ReplayReport};
+use super::store::{SimStore, SimStoreConfig};
 use super::trace::{AgentAction, TraceCall, TraceError, TraceHeader};
 use crate::config::Cidr;
 use crate::core::ids::MediaSessionId;
 use crate::core::time::{Instant, Now, WallTime};
 use crate::dialplan::{DialPlan, TenantId};
-use crate::engine::{Engine, EngineConfig, Input, MediaEvent, Notification, Output};
+use crate::engine::{Engine, EngineConfig, Input, MediaEvent, Notification, Output, PersistTicket};
 use crate::sip::msg::{self, Message};
 use crate::sip::timers::SipTimers;
 use crate::sip::transport::Peer;
@@ -57,6 +58,8 @@ pub struct ReplayConfig {
     pub menu_digit_delay: Duration,
     /// Check invariants after every step.
     pub check_invariants: bool,
+    /// Latency and failures of the simulated store.
+    pub store: SimStoreConfig,
 }
 
 impl ReplayConfig {
@@ -76,6 +79,7 @@ impl ReplayConfig {
             prompts: PromptDurations::uniform(Duration::from_secs(4)),
             menu_digit_delay: Duration::from_secs(2),
             check_invariants: true,
+            store: SimStoreConfig::default(),
         }
     }
 }
@@ -121,6 +125,8 @@ enum Event {
     PlayoutFinished { session: MediaSessionId, generation: u32 },
     /// A caller presses a key.
     Digit { session: MediaSessionId, digit: char },
+    /// The simulated store's answer to a write is due.
+    StoreAnswer { ticket: PersistTicket },
 }
 
 /// Events in time order; equal instants in scheduling order.
@@ -201,6 +207,7 @@ struct Replay {
     invariants: InvariantChecker,
     check_invariants: bool,
     tally: QueueTally,
+    store: SimStore,
     hash: OutputHash,
     now: Instant,
     wall_start_ms: i64,
@@ -264,6 +271,7 @@ pub fn replay(
         invariants: InvariantChecker::new(),
         check_invariants: config.check_invariants,
         tally,
+        store: SimStore::new(config.store, config.seed),
         hash: OutputHash::default(),
         now: first,
         wall_start_ms: wall_at_first,
@@ -321,6 +329,7 @@ pub fn replay(
         }
     }
     replay.invariants.finish(replay.now);
+    replay.store.finish();
     let simulated = replay.now.saturating_duration_since(first);
     let agents = replay
         .agents
@@ -349,6 +358,8 @@ pub fn replay(
             simulated,
             steps: replay.steps,
             output_hash: replay.hash.hex(),
+            records_written: replay.store.writes(),
+            record_write_failures: replay.store.failures(),
         },
         violations: violations.to_vec(),
         violation_count,
@@ -393,6 +404,12 @@ impl Replay {
                 let now = self.wall_now();
                 self.engine.handle_input(Input::Media { now, event: MediaEvent::Digit { session, digit } });
                 self.drain_engine();
+            }
+            Event::StoreAnswer { ticket } => {
+                if let Some(input) = self.store.answer(self.wall_now(), ticket) {
+                    self.engine.handle_input(input);
+                    self.drain_engine();
+                }
             }
         }
     }
@@ -486,7 +503,10 @@ impl Replay {
                     self.react_to_media();
                 }
                 Output::Notify(notification) => self.on_notification(&notification),
-                Output::Persist { .. } => {}
+                Output::Persist { ticket, record } => {
+                    let due = self.store.persist(self.now, ticket, record);
+                    self.agenda.push(due, Event::StoreAnswer { ticket });
+                }
             }
         }
     }
