@@ -82,6 +82,7 @@ impl Bench {
             max_waiting_calls: 100_000,
             rtp_port_min: 20_000,
             caller_hash_key: [0u8; 32],
+            persist: veertien::engine::PersistLimits::default(),
             rtp_port_max: 60_000,
         };
         let now = Instant::from_micros(1_000_000);

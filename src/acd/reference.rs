@@ -170,6 +170,19 @@ impl ReferenceAllocator {
                 break candidate;
             }
         };
+        self.remember(reference);
+        reference
+    }
+
+    /// Counts `reference` as issued (one a previous run of the daemon handed out, read
+    /// back from the store), so it is not issued again within the window.
+    pub fn mark_issued(&mut self, reference: ReferenceNumber) {
+        if !self.recent.contains(&reference) {
+            self.remember(reference);
+        }
+    }
+
+    fn remember(&mut self, reference: ReferenceNumber) {
         if self.recent_order.len() == self.uniqueness_window {
             if let Some(oldest) = self.recent_order.pop_front() {
                 self.recent.remove(&oldest);
@@ -177,7 +190,6 @@ impl ReferenceAllocator {
         }
         self.recent.insert(reference);
         self.recent_order.push_back(reference);
-        reference
     }
 }
 
@@ -191,6 +203,16 @@ mod tests {
 
     fn text_of(digits: &[u8]) -> String {
         digits.iter().map(|d| char::from(b'0' + d)).collect()
+    }
+
+    #[test]
+    fn a_reference_marked_issued_is_not_issued_again() {
+        let first = ReferenceAllocator::for_tenant(1, "almere", 1000).allocate();
+        let mut restarted = ReferenceAllocator::for_tenant(1, "almere", 1000);
+        restarted.mark_issued(first);
+        for _ in 0..500 {
+            assert_ne!(restarted.allocate(), first, "the same seed would repeat it without the mark");
+        }
     }
 
     #[test]

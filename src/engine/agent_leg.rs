@@ -16,6 +16,7 @@ use crate::sip::msg::{HeaderName, Message, Method, Request, Response};
 use crate::sip::transaction::cancel_for;
 use crate::sip::transport::Peer;
 use bytes::Bytes;
+use std::time::Duration;
 
 /// Where an agent leg is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +49,10 @@ pub struct AgentLeg {
     pub rung_at: Instant,
     /// Set once the offer's outcome was reported.
     pub reported: bool,
+    /// The final status the phone answered the INVITE with.
+    pub final_status: Option<u16>,
+    /// The agent answered (the leg was connected to the caller).
+    pub answered: bool,
 }
 
 /// The ACD's reading of a final non-2xx answer from an agent's phone.
@@ -109,6 +114,7 @@ impl Engine {
         invite.headers.push(HeaderName::ContentType, "application/sdp");
         invite.body = Bytes::from(offer);
         let invite_tx = self.transactions.send_request(self.now.mono, invite.clone(), peer);
+        self.flush_transmits();
         let id = LegId(self.leg_ids.next_raw());
         let media = self.next_media_id();
         self.outputs.push_back(Output::Media(MediaCommand::Open { session: media, call: call_id, rtp_port, remote: None, format: None }));
@@ -123,6 +129,8 @@ impl Engine {
                 tenant,
                 rung_at: self.now.mono,
                 reported: false,
+                final_status: None,
+                answered: false,
                 local_sdp: invite.body.clone(),
                 invite,
                 invite_tx,
@@ -153,6 +161,9 @@ impl Engine {
             200..=299 => self.on_leg_answered(leg_id, response),
             status => {
                 let (state, call, agent) = (leg.state, leg.call, leg.agent.clone());
+                if let Some(leg) = self.legs.get_mut(&leg_id) {
+                    leg.final_status.get_or_insert(status);
+                }
                 if state == LegState::Ringing {
                     tracing::info!(call = %call, reference = %self.reference_label(call), %agent, status, "agent did not take the call");
                     let failure = offer_failure(status);
@@ -168,6 +179,7 @@ impl Engine {
         let branch = self.new_branch();
         let sent_by = SocketAddrText(self.config.advertised).to_string();
         let Some(leg) = self.legs.get_mut(&leg_id) else { return };
+        leg.final_status.get_or_insert(response.status);
         if leg.dialog.is_none() {
             match Dialog::uac_from_response(&leg.invite, &response) {
                 Ok(dialog) => {
@@ -185,6 +197,7 @@ impl Engine {
         let ack = dialog.make_ack(1, branch, &sent_by, leg.peer.transport);
         let peer = leg.peer;
         self.transactions.send_stateless(Message::Request(ack), peer);
+        self.flush_transmits();
         let Some(leg) = self.legs.get_mut(&leg_id) else { return };
         if leg.state != LegState::Ringing {
             if leg.state == LegState::Cancelling {
@@ -219,9 +232,13 @@ impl Engine {
         }
         if let Some(leg) = self.legs.get_mut(&leg_id) {
             leg.state = LegState::Connected;
+            leg.answered = true;
         }
         self.report_offer(leg_id, OfferOutcome::Answered);
+        let wrap_up = self.wrap_up_of(call);
+        let now = self.now;
         let Some(caller) = self.calls.get_mut(&call) else { return };
+        caller.history.answered(now, agent.as_str(), wrap_up);
         caller.phase = Phase::Connected(leg_id);
         let caller_media = caller.media;
         tracing::info!(call = %call, reference = %self.reference_label(call), %agent, "agent answered; bridging");
@@ -236,6 +253,7 @@ impl Engine {
         let Some(dialog) = leg.dialog.as_ref() else { return };
         let ack = dialog.make_ack(1, branch, &sent_by, leg.peer.transport);
         self.transactions.send_stateless(Message::Request(ack), leg.peer);
+        self.flush_transmits();
     }
 
     /// Stops ringing (CANCEL, RFC 3261 §9.1) or hangs up a connected leg.
@@ -254,6 +272,7 @@ impl Engine {
                 let cancel = cancel_for(&leg.invite);
                 let peer = leg.peer;
                 let tx = self.transactions.send_request(self.now.mono, cancel, peer);
+                self.flush_transmits();
                 self.leg_by_tx.insert(tx, leg_id);
             }
             LegState::Connected => self.bye_leg(leg_id),
@@ -274,6 +293,7 @@ impl Engine {
         let bye = dialog.make_request(Method::Bye, branch, &sent_by, leg.peer.transport);
         let peer = leg.peer;
         let tx = self.transactions.send_request(self.now.mono, bye, peer);
+        self.flush_transmits();
         self.leg_by_tx.insert(tx, leg_id);
     }
 
@@ -307,20 +327,43 @@ impl Engine {
             return;
         }
         leg.reported = true;
+        let ring_time = self.now.mono - leg.rung_at;
         let notification = Notification::OfferEnded {
             call: leg.call,
             tenant: leg.tenant.clone(),
             agent: leg.agent.clone(),
             outcome,
-            ring_time: self.now.mono - leg.rung_at,
+            ring_time,
         };
+        let final_status = leg.final_status;
+        let now = self.now;
+        if let Some(call) = self.calls.get_mut(&leg.call) {
+            call.history.leg_ended_ringing(now, leg_id, "agent", leg.agent.as_str(), ring_time, outcome, final_status);
+        }
         self.outputs.push_back(Output::Notify(notification));
+    }
+
+    /// The after-call work the ACD gives an agent answering `call`: its queue's wrap-up.
+    fn wrap_up_of(&self, call: CallId) -> Duration {
+        let Some(call) = self.calls.get(&call) else { return Duration::ZERO };
+        let wrap_up_s = self
+            .plan
+            .tenant(&call.tenant_id)
+            .and_then(|tenant| tenant.queues.iter().find(|queue| Some(&queue.id) == call.queue.as_ref()))
+            .map_or(0, |queue| queue.wrap_up_s);
+        Duration::from_secs(u64::from(wrap_up_s))
     }
 
     /// Forgets a leg and releases its media.
     pub(super) fn remove_leg(&mut self, leg_id: LegId) {
         self.report_offer(leg_id, OfferOutcome::Cancelled);
         let Some(leg) = self.legs.remove(&leg_id) else { return };
+        if leg.answered {
+            let now = self.now;
+            if let Some(call) = self.calls.get_mut(&leg.call) {
+                call.history.leg_hung_up(now, leg_id);
+            }
+        }
         self.leg_by_tx.retain(|_, owner| *owner != leg_id);
         if let Some(dialog) = &leg.dialog {
             self.dialogs.remove(&dialog.id);

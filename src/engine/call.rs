@@ -1,6 +1,7 @@
 //! One inbound call as the engine tracks it: the caller's dialog, its media port and
-//! where it is in its life. The ACD issue adds queue and agent legs on top of this.
+//! where it is in its life, and the record it will leave.
 
+use super::call_history::CallHistory;
 use crate::acd::reference::ReferenceNumber;
 use crate::core::ids::{CallId, LegId, MediaSessionId, TransactionId};
 use crate::dialplan::{QueueId, TenantId};
@@ -118,4 +119,6 @@ pub struct Call {
     pub established_at: Option<Instant>,
     pub bye_tx: Option<TransactionId>,
     pub end_reason: Option<EndReason>,
+    /// The record the call will leave.
+    pub history: CallHistory,
 }

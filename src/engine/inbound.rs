@@ -2,6 +2,8 @@
 //! and the life of an inbound call from INVITE to BYE.
 
 use super::call::{Call, CallState, EndReason, Phase};
+use super::call_history::CallHistory;
+use super::record::{caller_hash, Record};
 use super::responses::{ALLOWED_METHODS, REFERENCE_HEADER};
 use super::timers::TimerKind;
 use super::media_commands::{MediaCommand, MediaFormat};
@@ -145,6 +147,8 @@ impl Engine {
         let id = self.next_call_id();
         let media = self.next_media_id();
         let reference = self.next_reference(&tenant_id);
+        let caller_hash = super::caller_id::caller_number(&request).map(|number| caller_hash(&self.config.caller_hash_key, &number));
+        let history = CallHistory::new(self.now, dialled, caller_hash);
         let tenant = tenant_id.to_string();
         self.dialogs.insert(dialog.id.clone(), DialogOwner::Caller(id));
         let call = Call {
@@ -170,6 +174,7 @@ impl Engine {
             established_at: None,
             bye_tx: None,
             end_reason: None,
+            history,
         };
         tracing::info!(call = %id, reference = %self.reference_label(id), %tenant, %reference, "call arrived");
         self.outputs.push_back(Output::Notify(Notification::CallArrived { call: id, tenant }));
@@ -186,7 +191,7 @@ impl Engine {
         match ringing {
             Some(ringing) => {
                 self.send_on(invite_tx, ringing);
-                self.timers.schedule(self.now.mono + Duration::from_millis(answer_delay_ms), TimerKind::Answer(id));
+                self.timers.schedule_mono(self.now.mono + Duration::from_millis(answer_delay_ms), TimerKind::Answer(id));
             }
             None => self.answer_call(id),
         }
@@ -221,8 +226,8 @@ impl Engine {
         self.send_on(invite_tx, ok);
         // RFC 3261 §13.3.1.4: the UAS core retransmits the 2xx at T1, doubling up to T2,
         // until the ACK arrives, and gives up after 64*T1 (then sends BYE).
-        self.timers.schedule(self.now.mono + t1, TimerKind::RetransmitOk(id));
-        self.timers.schedule(self.now.mono + t1 * 64, TimerKind::AckTimeout(id));
+        self.timers.schedule_mono(self.now.mono + t1, TimerKind::RetransmitOk(id));
+        self.timers.schedule_mono(self.now.mono + t1 * 64, TimerKind::AckTimeout(id));
     }
 
     pub(super) fn retransmit_ok(&mut self, id: CallId) {
@@ -235,7 +240,7 @@ impl Engine {
         call.ok_retransmit_interval = (call.ok_retransmit_interval * 2).min(t2);
         let next = self.now.mono + call.ok_retransmit_interval;
         let peer = call.peer;
-        self.timers.schedule(next, TimerKind::RetransmitOk(id));
+        self.timers.schedule_mono(next, TimerKind::RetransmitOk(id));
         self.send_stateless(ok, peer);
     }
 
@@ -295,6 +300,7 @@ impl Engine {
         let Some(call) = self.calls.get_mut(&id) else { return };
         call.state = CallState::Established;
         call.established_at = Some(self.now.mono);
+        call.history.established(self.now);
         call.ok_response = None;
         call.dialog.confirm();
         let tenant = call.tenant.clone();
@@ -338,7 +344,9 @@ impl Engine {
             }
             Method::Invite => {
                 // Re-INVITE: session refresh or hold. We keep our media as it is and answer
-                // with our current SDP (with a new version), which RFC 3264 §8 allows.
+                // with our current SDP (with a new version), which RFC 3264 §8 allows. A
+                // hold while connected counts as hold time in the record.
+                self.note_hold(id, &request.body);
                 let mut ok = self.build_response(&request, 200, "OK", &tag);
                 ok.headers.push(HeaderName::Contact, contact);
                 ok.headers.push(HeaderName::ContentType, "application/sdp");
@@ -424,6 +432,7 @@ impl Engine {
         let bye = call.dialog.make_request(Method::Bye, branch, &sent_by, call.peer.transport);
         let peer = call.peer;
         let tx = self.transactions.send_request(self.now.mono, bye, peer);
+        self.flush_transmits();
         if let Some(call) = self.calls.get_mut(&id) {
             call.bye_tx = Some(tx);
         }
@@ -438,6 +447,11 @@ impl Engine {
     pub(super) fn end_call(&mut self, id: CallId, reason: EndReason) {
         let Some(call) = self.calls.get_mut(&id) else { return };
         let legs = call.legs.clone();
+        for leg in &legs {
+            if self.legs.get(leg).is_some_and(|l| l.answered) {
+                call.history.leg_hung_up(self.now, *leg);
+            }
+        }
         // Not waiting any more: a ringing agent leg is cancelled, not a missed offer.
         call.phase = Phase::Leaving(reason.clone());
         for leg in legs {
@@ -454,7 +468,9 @@ impl Engine {
         let duration = self.now.mono - call.established_at.unwrap_or(call.arrived_at);
         tracing::info!(call = %id, reference = call.reference.value(), reason = %reason.as_str(), duration_ms = duration.as_millis() as u64, "call ended");
         self.outputs.push_back(Output::Media(MediaCommand::Close { session: call.media, rtp_port: call.rtp_port }));
+        let record = call.history.finish(self.now, call.reference.value().to_string(), call.tenant.clone(), reason.as_str());
         self.outputs.push_back(Output::Notify(Notification::CallEnded { call: id, tenant: call.tenant, reason, duration }));
+        self.persist_record(Record::Call(record));
         self.check_drained();
     }
 
@@ -469,6 +485,11 @@ impl Engine {
         if request.method == Method::Bye {
             self.on_leg_bye(leg, tx, request);
             return;
+        }
+        if request.method == Method::Invite {
+            if let Some(call) = self.legs.get(&leg).map(|l| l.call) {
+                self.note_hold(call, &request.body);
+            }
         }
         let Some(agent_leg) = self.legs.get_mut(&leg) else { return };
         let Some(dialog) = agent_leg.dialog.as_mut() else { return };
@@ -489,6 +510,18 @@ impl Engine {
             ok.body = local_sdp;
         }
         self.send_on(tx, ok);
+    }
+
+    /// A re-INVITE's offer (from the caller or the agent) put the other party on hold or
+    /// took them off it: counted as hold time while the call is connected.
+    pub(super) fn note_hold(&mut self, id: CallId, body: &[u8]) {
+        let Some(on_hold) = std::str::from_utf8(body).ok().and_then(sdp::holds) else { return };
+        let now = self.now;
+        if let Some(call) = self.calls.get_mut(&id) {
+            if matches!(call.phase, Phase::Connected(_)) {
+                call.history.hold(now, on_hold);
+            }
+        }
     }
 
     /// Our Contact for a dialog on `peer`'s transport.

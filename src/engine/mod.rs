@@ -10,10 +10,13 @@
 mod agent_leg;
 mod agents;
 mod call;
+mod call_history;
+mod caller_id;
 mod commands;
 mod inbound;
 mod media_commands;
 mod media_events;
+mod persist;
 pub mod record;
 mod responses;
 mod routing;
@@ -28,6 +31,8 @@ pub use routing::WELCOME_PROMPT;
 pub use routing::number_prompts;
 pub use media_commands::{MediaCommand, MediaEvent, MediaFormat, PromptRef};
 pub use stats::EngineStats;
+pub use persist::{PersistLimits, PersistStats};
+use persist::PersistQueue;
 
 use crate::config::Cidr;
 use crate::acd::reference::{ReferenceAllocator, DEFAULT_UNIQUENESS_WINDOW};
@@ -53,7 +58,8 @@ pub use rtp_ports::PortReserver;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
-use timers::{TimerKind, TimerWheel};
+use crate::core::deadlines::DeadlineQueue;
+use timers::TimerKind;
 
 /// What the engine needs to know that is not in the dial plan.
 #[derive(Debug, Clone)]
@@ -85,6 +91,8 @@ pub struct EngineConfig {
     /// Key of the caller hash in call records ([`record::caller_hash`]); the store keeps
     /// it, so the same caller hashes alike across restarts.
     pub caller_hash_key: [u8; 32],
+    /// Bounds on writes waiting for the store.
+    pub persist: PersistLimits,
     /// RTP port range for our media sessions.
     pub rtp_port_min: u16,
     pub rtp_port_max: u16,
@@ -209,15 +217,21 @@ pub struct Engine {
     deferred_offers: HashMap<(TenantId, AgentId), CallId>,
     leg_ids: IdAllocator,
     seed: u64,
-    timers: TimerWheel,
+    /// The engine's own deadlines, monotonic and wall-clock.
+    timers: DeadlineQueue<TimerKind>,
     ports: RtpPortPool,
     call_ids: IdAllocator,
     media_ids: IdAllocator,
     tags: SeededRng,
     branches: SeededRng,
+    /// The one outbox: every output in the order it was produced.
     outputs: VecDeque<Output>,
+    /// Records on their way to the store.
+    persist: PersistQueue,
     stats: EngineStats,
     draining: bool,
+    /// `Drained` was emitted (once).
+    drained_reported: bool,
     now: Now,
 }
 
@@ -246,15 +260,17 @@ impl Engine {
             transactions,
             calls: HashMap::new(),
             dialogs: HashMap::new(),
-            timers: TimerWheel::default(),
+            timers: DeadlineQueue::default(),
             ports,
             call_ids: IdAllocator::default(),
             media_ids: IdAllocator::default(),
             tags: SeededRng::fork(seed, "sip-tags"),
             branches: SeededRng::fork(seed, "sip-branches"),
             outputs: VecDeque::new(),
+            persist: PersistQueue::new(config.persist),
             stats: EngineStats::default(),
             draining: false,
+            drained_reported: false,
             now,
             config,
         }
@@ -300,6 +316,7 @@ impl Engine {
             Input::Timeout(now) => {
                 self.now = now;
                 self.transactions.handle_timeout(now.mono);
+                self.flush_transmits();
                 self.acd.handle_timeout(now.mono);
                 let expired = self.registrar.handle_timeout(now.mono);
                 self.on_bindings_expired(expired);
@@ -309,13 +326,24 @@ impl Engine {
                 self.now = now;
                 self.on_media_event(event);
             }
-            Input::Persisted { now, .. } | Input::PersistFailed { now, .. } | Input::Restored { now, .. } => {
+            Input::Persisted { now, ticket } => {
                 self.now = now;
+                self.persist.on_persisted(now, ticket, &mut self.timers, &mut self.outputs);
+                self.check_drained();
+            }
+            Input::PersistFailed { now, ticket, reason } => {
+                self.now = now;
+                self.persist.on_failed(now, ticket, &reason, &mut self.timers, &mut self.outputs);
+                self.check_drained();
+            }
+            Input::Restored { now, records, recent_references } => {
+                self.now = now;
+                self.on_restored(records, recent_references);
             }
             Input::Shutdown { now, drain } => {
                 self.now = now;
                 self.draining = true;
-                self.timers.schedule(now.mono + drain, TimerKind::DrainEnd);
+                self.timers.schedule_mono(now.mono + drain, TimerKind::DrainEnd);
                 self.check_drained();
             }
         }
@@ -330,7 +358,7 @@ impl Engine {
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.transactions.poll_timeout(),
-            self.timers.next_deadline(),
+            self.timers.poll_timeout(self.now),
             self.acd.poll_timeout(),
             self.registrar.poll_timeout(),
         ]
@@ -359,9 +387,20 @@ impl Engine {
         self.transactions.len()
     }
 
-    /// True once shutdown was requested and no call is left.
+    /// What happened to the records sent to the store.
+    pub fn persist_stats(&self) -> PersistStats {
+        self.persist.stats()
+    }
+
+    /// Records not yet durable.
+    pub fn persist_pending(&self) -> usize {
+        self.persist.pending()
+    }
+
+    /// True once shutdown was requested, no call is left and every record the calls left
+    /// is durable (or given up), so the driver may exit without losing one.
     pub fn is_drained(&self) -> bool {
-        self.draining && self.calls.is_empty()
+        self.draining && self.calls.is_empty() && self.persist.pending() == 0
     }
 
     fn on_bytes(&mut self, peer: Peer, bytes: Bytes) {
@@ -393,6 +432,7 @@ impl Engine {
             }
         }
         self.transactions.handle_message(self.now.mono, message, peer);
+        self.flush_transmits();
     }
 
     fn on_connection_closed(&mut self, peer: Peer) {
@@ -405,6 +445,14 @@ impl Engine {
         for call in affected {
             self.end_call(call, EndReason::TransportFailure);
         }
+    }
+
+    /// Moves what the transaction layer just transmitted into the outbox, so every output
+    /// leaves in the order it was produced, whatever its kind (ARCHITECTURE: one outbox).
+    /// Called right after every call into the layer.
+    fn flush_transmits(&mut self) {
+        let outputs = &mut self.outputs;
+        self.transactions.drain_transmits(|peer, bytes| outputs.push_back(Output::Transmit { peer, bytes }));
     }
 
     fn drain_transaction_events(&mut self) -> bool {
@@ -434,13 +482,18 @@ impl Engine {
     }
 
     fn fire_timers(&mut self) {
-        while let Some(kind) = self.timers.pop_due(self.now.mono) {
+        while let Some(kind) = self.timers.pop_due(self.now) {
             match kind {
                 TimerKind::Answer(call) => self.answer_call(call),
                 TimerKind::RetransmitOk(call) => self.retransmit_ok(call),
                 TimerKind::AckTimeout(call) => self.on_ack_timeout(call),
                 TimerKind::MenuTimeout(call) => self.on_menu_timeout(call),
                 TimerKind::LeaveTimeout(call) => self.on_leave_timeout(call),
+                TimerKind::PersistTimeout(_) | TimerKind::PersistRetry(_) => {
+                    let now = self.now;
+                    self.persist.on_timer(now, kind, &mut self.timers, &mut self.outputs);
+                    self.check_drained();
+                }
                 TimerKind::DrainEnd => self.on_drain_end(),
             }
         }
@@ -453,8 +506,40 @@ impl Engine {
         }
     }
 
+    /// What the store held: reference numbers issued before the restart are not issued
+    /// again. Open records (none of calls yet) would be taken up here.
+    fn on_restored(&mut self, records: Vec<Record>, recent_references: Vec<IssuedReference>) {
+        tracing::info!(records = records.len(), references = recent_references.len(), "store restored");
+        let seed = self.seed;
+        let mut unusable = 0usize;
+        for issued in recent_references {
+            let Ok(reference) = crate::acd::reference::ReferenceNumber::parse(&issued.reference) else {
+                unusable += 1;
+                continue;
+            };
+            let Some(tenant) = self.plan.tenants().iter().find(|t| t.id.as_str() == issued.tenant).map(|t| t.id.clone()) else {
+                // A tenant that is no longer in the dial plan issues no numbers.
+                continue;
+            };
+            self.references
+                .entry(tenant.clone())
+                .or_insert_with(|| ReferenceAllocator::for_tenant(seed, tenant.as_str(), DEFAULT_UNIQUENESS_WINDOW))
+                .mark_issued(reference);
+        }
+        if unusable > 0 {
+            tracing::warn!(unusable, "restored reference numbers that do not parse were skipped");
+        }
+    }
+
+    /// Hands a finished record to the persist queue.
+    fn persist_record(&mut self, record: Record) {
+        let now = self.now;
+        self.persist.submit(now, record, &mut self.timers, &mut self.outputs);
+    }
+
     fn check_drained(&mut self) {
-        if self.is_drained() {
+        if self.is_drained() && !self.drained_reported {
+            self.drained_reported = true;
             self.outputs.push_back(Output::Notify(Notification::Drained));
         }
     }

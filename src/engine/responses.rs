@@ -44,6 +44,7 @@ impl Engine {
         if let Err(error) = self.transactions.send_response(self.now.mono, tx, response) {
             tracing::debug!(%error, ?tx, "response not sent");
         }
+        self.flush_transmits();
     }
 
     /// Answers `request` on `tx` with a fresh tag.
@@ -114,6 +115,7 @@ impl Engine {
     pub(super) fn send_stateless(&mut self, response: Response, peer: Peer) {
         let target = transport::response_target(&response, &peer);
         self.transactions.send_stateless(Message::Response(response), target);
+        self.flush_transmits();
     }
 }
 

@@ -39,7 +39,7 @@ impl Engine {
                     call.phase = Phase::Menu;
                 }
                 self.play_prompts(media, vec![WELCOME_PROMPT.to_string(), prompt], false, true);
-                self.timers.schedule(deadline, TimerKind::MenuTimeout(id));
+                self.timers.schedule_mono(deadline, TimerKind::MenuTimeout(id));
             }
             Some(Entry::Queue(queue)) => {
                 let queue = queue.clone();
@@ -62,7 +62,12 @@ impl Engine {
             .and_then(|tenant| tenant.menu.as_ref())
             .and_then(|menu| menu.options.get(&digit).cloned());
         match destination {
-            Some(destination) => self.go_to(id, destination),
+            Some(destination) => {
+                if let Some(call) = self.calls.get_mut(&id) {
+                    call.history.menu_choice(digit);
+                }
+                self.go_to(id, destination)
+            }
             None => tracing::debug!(call = %id, reference = %self.reference_label(id), %digit, "digit not in the menu; still waiting"),
         }
     }
@@ -75,7 +80,7 @@ impl Engine {
             .and_then(|call| self.plan.tenant(&call.tenant_id))
             .and_then(|tenant| tenant.menu.as_ref())
             .map_or(5, |menu| menu.timeout_s);
-        self.timers.schedule(self.now.mono + Duration::from_secs(u64::from(timeout_s)), TimerKind::MenuTimeout(id));
+        self.timers.schedule_mono(self.now.mono + Duration::from_secs(u64::from(timeout_s)), TimerKind::MenuTimeout(id));
     }
 
     /// No (valid) digit in time: the menu's default destination.
@@ -125,6 +130,7 @@ impl Engine {
         let tenant = call.tenant_id.clone();
         call.phase = Phase::Queued;
         call.queue = Some(queue.clone());
+        call.history.queued(self.now, queue.as_str());
         tracing::info!(call = %id, reference = %self.reference_label(id), %queue, "queued");
         match self.acd.call_arrived(self.now.mono, id, &tenant, queue, 0) {
             Ok(()) => {}
@@ -142,7 +148,7 @@ impl Engine {
         call.phase = Phase::Leaving(reason);
         let media = call.media;
         self.play_prompts(media, vec![prompt.to_string()], false, false);
-        self.timers.schedule(self.now.mono + LEAVING_PROMPT_LIMIT, TimerKind::LeaveTimeout(id));
+        self.timers.schedule_mono(self.now.mono + LEAVING_PROMPT_LIMIT, TimerKind::LeaveTimeout(id));
     }
 
     /// The last prompt finished or its time ran out.
@@ -157,6 +163,7 @@ impl Engine {
             OverflowDestination::Queue(queue) => {
                 tracing::info!(call = %id, reference = %self.reference_label(id), %queue, "overflowed to another queue");
                 if let Some(call) = self.calls.get_mut(&id) {
+                    call.history.queued(self.now, queue.as_str());
                     call.queue = Some(queue);
                 }
             }
@@ -199,6 +206,14 @@ impl Engine {
                     let call = disposition.call;
                     tracing::info!(call = %call, reference = %self.reference_label(call), queue = %disposition.queue, outcome = %outcome_name(&disposition.outcome), "disposition");
                     let leaves = matches!(disposition.outcome, Outcome::Closed | Outcome::Failed { .. });
+                    let now = self.now;
+                    if let Some(call) = self.calls.get_mut(&call) {
+                        let wait = match &disposition.outcome {
+                            Outcome::Answered { wait, .. } | Outcome::Abandoned { wait } | Outcome::Overflowed { wait, .. } => *wait,
+                            Outcome::Closed | Outcome::Failed { .. } => call.history.wait_so_far(now),
+                        };
+                        call.history.disposition(outcome_name(&disposition.outcome), wait);
+                    }
                     self.outputs.push_back(Output::Notify(Notification::Disposition(disposition)));
                     if leaves && self.calls.get(&call).is_some_and(|c| c.phase == Phase::Queued) {
                         self.hang_up(call, EndReason::Closed);

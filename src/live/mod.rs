@@ -149,6 +149,7 @@ pub fn engine_config(settings: &Settings, sip_addr: SocketAddr, http_addr: Socke
         rtp_port_min: settings.rtp.port_min,
         // Replaced in `run` by the store's key; zeros only for callers without a store.
         caller_hash_key: [0u8; 32],
+        persist: crate::engine::PersistLimits::default(),
         rtp_port_max: settings.rtp.port_max,
     }
 }

@@ -258,6 +258,17 @@ impl SessionDescription {
     }
 }
 
+/// Whether an offer (a re-INVITE's) puts the other side on hold: its first audio stream
+/// is `sendonly` or `inactive`, or has the RFC 2543 hold address `0.0.0.0` (RFC 3264 §8.4).
+/// `None` when the text is no usable SDP (an empty re-INVITE body changes nothing).
+pub fn holds(sdp: &str) -> Option<bool> {
+    let description = parse(sdp).ok()?;
+    let audio = description.media.iter().find(|media| media.media == "audio")?;
+    let direction = description.direction_of(audio);
+    let zero_address = audio.connection.or(description.connection).is_some_and(|ip| ip.is_unspecified());
+    Some(matches!(direction, Direction::SendOnly | Direction::Inactive) || zero_address)
+}
+
 /// Parses a session description, skipping lines and attributes we do not act on.
 pub fn parse(sdp: &str) -> Result<SessionDescription, SdpError> {
     let mut description = SessionDescription::default();
@@ -538,6 +549,17 @@ fn write_audio_section(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn hold_is_sendonly_inactive_or_the_zero_address() {
+        let base = "v=0\r\no=- 1 2 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8\r\n";
+        assert_eq!(holds(base), Some(false));
+        assert_eq!(holds(&format!("{base}a=sendonly\r\n")), Some(true));
+        assert_eq!(holds(&format!("{base}a=inactive\r\n")), Some(true));
+        assert_eq!(holds(&format!("{base}a=recvonly\r\n")), Some(false));
+        assert_eq!(holds(&base.replace("c=IN IP4 10.0.0.1", "c=IN IP4 0.0.0.0")), Some(true));
+        assert_eq!(holds(""), None);
+    }
+
     use super::*;
 
     fn local() -> LocalMedia {

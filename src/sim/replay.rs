@@ -182,6 +182,7 @@ pub fn replay_engine_config(answer_delay: Duration) -> EngineConfig {
         max_waiting_calls: 100_000,
         rtp_port_min: 10_000,
         caller_hash_key: [0u8; 32],
+        persist: crate::engine::PersistLimits::default(),
         rtp_port_max: 60_000,
     }
 }

@@ -26,6 +26,11 @@ pub struct World {
     pub media: Vec<MediaCommand>,
     /// What the engine asked the store to keep; the world's store commits at once.
     pub records: Vec<Record>,
+    /// When set, the world's store answers every write `PersistFailed`.
+    pub store_fails: bool,
+    /// Every output in the order the engine gave it, as a short line ("transmit 200",
+    /// "media close", "notify call_ended", "persist"), to check the order across kinds.
+    pub trail: Vec<String>,
 }
 
 pub fn config(answer_delay_ms: u64) -> EngineConfig {
@@ -43,6 +48,7 @@ pub fn config(answer_delay_ms: u64) -> EngineConfig {
         max_waiting_calls: 100,
         rtp_port_min: 20000,
         caller_hash_key: [0u8; 32],
+        persist: veertien::engine::PersistLimits::default(),
         rtp_port_max: 20010,
     }
 }
@@ -65,6 +71,8 @@ impl World {
             notifications: Vec::new(),
             media: Vec::new(),
             records: Vec::new(),
+            store_fails: false,
+            trail: Vec::new(),
         }
     }
 
@@ -92,8 +100,9 @@ impl World {
     }
 
     pub fn collect(&mut self) {
-        let mut committed = Vec::new();
+        let mut answered = Vec::new();
         while let Some(output) = self.engine.poll_output() {
+            self.trail.push(trail_line(&output));
             match output {
                 Output::Transmit { peer, bytes } => {
                     let message = msg::parse(bytes).expect("the engine sends parseable SIP");
@@ -102,13 +111,21 @@ impl World {
                 Output::Notify(notification) => self.notifications.push(notification),
                 Output::Media(command) => self.media.push(command),
                 Output::Persist { ticket, record } => {
-                    self.records.push(record);
-                    committed.push(ticket);
+                    if !self.store_fails {
+                        self.records.push(record);
+                    }
+                    answered.push(ticket);
                 }
             }
         }
-        for ticket in committed {
-            self.engine.handle_input(Input::Persisted { now: self.now(), ticket });
+        for ticket in answered {
+            let now = self.now();
+            let input = if self.store_fails {
+                Input::PersistFailed { now, ticket, reason: "disk full".into() }
+            } else {
+                Input::Persisted { now, ticket }
+            };
+            self.engine.handle_input(input);
             self.collect();
         }
     }
@@ -161,6 +178,26 @@ impl World {
 
     pub fn arrived(&self) -> usize {
         self.notifications.iter().filter(|n| matches!(n, Notification::CallArrived { .. })).count()
+    }
+}
+
+/// A short line naming an output, for [`World::trail`].
+fn trail_line(output: &Output) -> String {
+    match output {
+        Output::Transmit { bytes, .. } => match msg::parse(bytes.clone()) {
+            Ok(Message::Response(response)) => format!("transmit {}", response.status),
+            Ok(Message::Request(request)) => format!("transmit {}", request.method),
+            Err(_) => "transmit ?".into(),
+        },
+        Output::Media(command) => {
+            let name = format!("{command:?}");
+            format!("media {}", name.split([' ', '{', '(']).next().unwrap_or("").to_ascii_lowercase())
+        }
+        Output::Notify(notification) => {
+            let name = format!("{notification:?}");
+            format!("notify {}", name.split([' ', '{', '(']).next().unwrap_or(""))
+        }
+        Output::Persist { .. } => "persist".into(),
     }
 }
 

@@ -260,6 +260,23 @@ impl TransactionLayer {
         self.events.push_back(TransactionEvent::Transmit { peer, bytes: msg.to_bytes() });
     }
 
+    /// Hands every queued `Transmit` to `send`, in order, and keeps the other events
+    /// queued in their order. A TU with one ordered outbox calls this right after each
+    /// call into the layer, so a message leaves in the order it was produced relative to
+    /// the TU's own outputs (a 200 OK for a BYE before the media close that follows it).
+    pub fn drain_transmits(&mut self, mut send: impl FnMut(Peer, Bytes)) {
+        if !self.events.iter().any(|event| matches!(event, TransactionEvent::Transmit { .. })) {
+            return;
+        }
+        let queued = std::mem::take(&mut self.events);
+        for event in queued {
+            match event {
+                TransactionEvent::Transmit { peer, bytes } => send(peer, bytes),
+                other => self.events.push_back(other),
+            }
+        }
+    }
+
     /// The next event, in the order produced.
     pub fn poll_event(&mut self) -> Option<TransactionEvent> {
         self.events.pop_front()
