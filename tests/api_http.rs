@@ -52,7 +52,8 @@ async fn calls_are_counted_exactly_and_the_api_finds_them_by_reference() {
     };
     assert_eq!(record.status, 200, "{record:?}");
     assert_eq!(record.json()["reference"], reference.as_str());
-    assert_eq!(record.json()["disposition"], "abandoned", "{record:?}");
+    assert_eq!(record.json()["queue"], "algemeen", "{record:?}");
+    assert_eq!(record.json()["end_reason"], "caller_hung_up", "{record:?}");
     assert!(!record.body.contains(CALLER_NUMBER), "records carry only the caller hash: {}", record.body);
 
     let metrics = daemon.metrics().await;

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 use super::error::StoreError;
 
@@ -74,18 +74,22 @@ pub fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StoreErro
 /// Applies steps up to `target` (tests build old stores with it).
 pub(super) fn migrate_to(connection: &mut Connection, path: &Path, target: usize) -> Result<(), StoreError> {
     let query_error = |error: rusqlite::Error| StoreError::Query { path: path.to_path_buf(), reason: format!("migrating: {error}") };
-    let found = version(connection, path)?;
-    if found > current_version() {
-        return Err(StoreError::NewerSchema { path: path.to_path_buf(), found, known: current_version() });
-    }
-    for (index, step) in MIGRATIONS.iter().enumerate().take(target).skip(found as usize) {
-        let transaction = connection.transaction().map_err(query_error)?;
+    loop {
+        // The version is read under the write lock: two processes opening one new file at
+        // once must not both run a step (the second would find its tables already there).
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(query_error)?;
+        let found = version(&transaction, path)?;
+        if found > current_version() {
+            return Err(StoreError::NewerSchema { path: path.to_path_buf(), found, known: current_version() });
+        }
+        let Some(step) = MIGRATIONS.get(found as usize).filter(|_| (found as usize) < target) else {
+            return Ok(());
+        };
         transaction.execute_batch(step).map_err(query_error)?;
         // user_version lives in the file header and is part of the transaction.
-        transaction.pragma_update(None, "user_version", index as i64 + 1).map_err(query_error)?;
+        transaction.pragma_update(None, "user_version", found + 1).map_err(query_error)?;
         transaction.commit().map_err(query_error)?;
     }
-    Ok(())
 }
 
 /// The store's schema version.
