@@ -91,6 +91,31 @@ fn wait_for_count(store: &Path, sql: &str, at_least: i64, wait: Duration) -> i64
     }
 }
 
+/// The daemon's `active_calls` from `/health`.
+fn active_calls(daemon: &Daemon) -> Option<u64> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&daemon.http_addr(), Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let body = response.split("\r\n\r\n").nth(1)?;
+    serde_json::from_str::<serde_json::Value>(body).ok()?["active_calls"].as_u64()
+}
+
+/// Waits (bounded) until the daemon holds no call: the loadgen reports a call when its
+/// caller is done, the daemon ends it when its last transaction is over.
+fn wait_until_idle(daemon: &Daemon, wait: Duration) -> Option<u64> {
+    let give_up = Instant::now() + wait;
+    loop {
+        let active = active_calls(daemon);
+        if active == Some(0) || Instant::now() >= give_up {
+            return active;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Every record is whole: its legs numbered 0.. without a gap, times in order, an answered
 /// call with an answered leg and an agent. Returns the number of records.
 fn assert_records_complete(store: &Path) -> i64 {
@@ -123,6 +148,7 @@ fn every_ended_call_survives_a_sigkill_and_the_restarted_daemon_records_its_next
     let mut daemon = start_on(&store);
     let report = loadgen(daemon.sip_addr(), CALLS, 200, 1, Duration::from_secs(60));
     assert_eq!((report.placed, report.answered, report.failed), (CALLS, CALLS, 0), "{report}");
+    assert_eq!(wait_until_idle(&daemon, Duration::from_secs(60)), Some(0), "every call ended");
     // Each record is written when its call ends and committed within milliseconds; give
     // the last call's record that long, not more.
     let records = wait_for_count(&store, "SELECT count(*) FROM call_records", CALLS as i64, Duration::from_secs(2));
@@ -138,6 +164,7 @@ fn every_ended_call_survives_a_sigkill_and_the_restarted_daemon_records_its_next
     let mut restarted = start_on(&store);
     let again = loadgen(restarted.sip_addr(), 1, 0, 100, Duration::from_secs(30));
     assert_eq!((again.placed, again.answered, again.failed), (1, 1, 0), "{again}");
+    assert_eq!(wait_until_idle(&restarted, Duration::from_secs(60)), Some(0), "the call ended");
     let after = wait_for_count(&store, "SELECT count(*) FROM call_records", CALLS as i64 + 1, Duration::from_secs(5));
     assert_eq!(after, CALLS as i64 + 1, "the restarted daemon's call is recorded");
     assert_eq!(
@@ -160,7 +187,7 @@ fn a_sigkill_in_the_middle_of_load_leaves_an_intact_store_of_whole_records() {
     let sip = daemon.sip_addr();
     // 60 calls 100 ms apart (50 ms at speed 2): still arriving when the kill comes.
     let load = std::thread::spawn(move || loadgen(sip, 60, 100, 1, Duration::from_secs(15)));
-    let some = wait_for_count(&store, "SELECT count(*) FROM call_records", 5, Duration::from_secs(20));
+    let some = wait_for_count(&store, "SELECT count(*) FROM call_records", 5, Duration::from_secs(60));
     assert!(some >= 5, "records were being written before the kill ({some})");
     kill(&mut daemon);
     match load.join() {
