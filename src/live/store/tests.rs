@@ -258,11 +258,11 @@ fn a_full_queue_answers_persist_failed_at_once_and_a_locked_file_fails_the_write
     opened.writer.persist(PersistTicket(3), Record::Call(record("30000007", 3)));
     opened.writer.persist(PersistTicket(4), Record::Call(record("40000002", 4)));
     let rt = runtime();
-    let first = rt.block_on(tokio::time::timeout(Duration::from_millis(100), opened.writer.next_answer())).expect("at once");
+    let first = rt.block_on(async { tokio::time::timeout(Duration::from_millis(100), opened.writer.next_answer()).await }).expect("at once");
     assert_eq!(first, StoreAnswer::Failed { ticket: PersistTicket(4), reason: "store queue full".into() });
     // Held past the busy timeout: the first group fails; then the lock goes and the rest commit.
     let timeout = Duration::from_millis(BUSY_TIMEOUT_MS + 5_000);
-    let second = rt.block_on(tokio::time::timeout(timeout, opened.writer.next_answer())).expect("answer");
+    let second = rt.block_on(async { tokio::time::timeout(timeout, opened.writer.next_answer()).await }).expect("answer");
     assert!(matches!(&second, StoreAnswer::Failed { ticket: PersistTicket(1), reason } if reason.contains("locked")), "{second:?}");
     blocker.execute_batch("COMMIT").expect("unlock");
     let rest: Vec<StoreAnswer> = rt.block_on(async {
