@@ -1,7 +1,8 @@
 //! The `veertien` command line: `run` (the daemon), `check` (validate config and dial
 //! plans), `trace` (generate a trace from a load profile), `replay` (a trace against the
 //! engine in simulated time), `loadgen` (a trace against a running daemon over loopback
-//! UDP), `demo` (the daemon with simulated agents and callers). `anyhow` lives only here.
+//! UDP), `demo` (the daemon with simulated agents and callers), `records` (call records
+//! from the store, read-only). `anyhow` lives only here.
 
 /// mimalloc instead of the system allocator: the engine and the simulated phones allocate
 /// small strings for every SIP message, and glibc's malloc/free took about 15 % of a
@@ -83,6 +84,23 @@ enum Command {
     },
     /// Play a trace against a running daemon over real UDP on loopback and report latencies.
     Loadgen(LoadgenCli),
+    /// Print call records from the store named by the configuration (read-only: works while
+    /// the daemon runs or is down), oldest arrival first, one record per line.
+    Records {
+        /// Configuration file (its `store.path` names the store).
+        #[arg(long, default_value = "config/veertien.toml")]
+        config: PathBuf,
+        /// Only calls that arrived at or after this RFC 3339 time.
+        #[arg(long, value_parser = parse_rfc3339)]
+        from: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// Only calls that arrived before this RFC 3339 time.
+        #[arg(long, value_parser = parse_rfc3339)]
+        to: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// `jsonl`: one JSON object per record, legs included; `csv`: a header row, then
+        /// one row per record with the number of legs.
+        #[arg(long, value_enum)]
+        format: RecordsFormat,
+    },
     /// Run the daemon with simulated agents and callers for a while, printing a summary
     /// every second: a first look at veertien. The dial plans are made always open.
     Demo {
@@ -93,6 +111,17 @@ enum Command {
         #[arg(long, default_value = "config/veertien.toml")]
         config: PathBuf,
     },
+}
+
+/// Output formats of `veertien records`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum RecordsFormat {
+    Jsonl,
+    Csv,
+}
+
+fn parse_rfc3339(text: &str) -> Result<chrono::DateTime<chrono::FixedOffset>, String> {
+    chrono::DateTime::parse_from_rfc3339(text).map_err(|error| format!("not an RFC 3339 time such as 2026-01-05T09:00:00+01:00: {error}"))
 }
 
 fn main() -> ExitCode {
@@ -112,6 +141,7 @@ fn main() -> ExitCode {
             };
         }
         Command::Demo { duration_s, config } => demo(config, duration_s),
+        Command::Records { config, from, to, format } => records(config, from, to, format),
         Command::Replay { trace, seed, dialplans, prompts, agents, loss, answer_delay_ms, no_invariants } => {
             let options = ReplayOptions { seed, dialplans, prompts, agents, loss, answer_delay_ms, no_invariants };
             return match replay(trace, options) {
@@ -323,6 +353,43 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         live::run(settings, plan, listeners, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// Runs `veertien records`: pages through the store read-only and prints every record.
+fn records(
+    config_path: PathBuf,
+    from: Option<chrono::DateTime<chrono::FixedOffset>>,
+    to: Option<chrono::DateTime<chrono::FixedOffset>>,
+    format: RecordsFormat,
+) -> anyhow::Result<()> {
+    use live::store::{export, StoreReader, TimeRange, MAX_PAGE_RECORDS};
+    use std::io::Write;
+    let settings = config::load(&config_path).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let reader = StoreReader::open(&settings.store.path)?;
+    let range = TimeRange { from_ms: from.map(|t| t.timestamp_millis()), to_ms: to.map(|t| t.timestamp_millis()) };
+    if let (Some(from), Some(to)) = (range.from_ms, range.to_ms) {
+        anyhow::ensure!(from <= to, "--from must not be after --to");
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if matches!(format, RecordsFormat::Csv) {
+        export::write_csv_header(&mut out)?;
+    }
+    let mut cursor = None;
+    loop {
+        let page = reader.list(range, MAX_PAGE_RECORDS, cursor)?;
+        for record in &page.records {
+            match format {
+                RecordsFormat::Jsonl => export::write_json_line(&mut out, record)?,
+                RecordsFormat::Csv => export::write_csv_row(&mut out, record)?,
+            }
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// Runs `veertien demo`: the daemon plus simulated phones for `duration_s` seconds.

@@ -3,7 +3,8 @@
 
 mod api_support;
 
-use api_support::{sample, start, AgentPhone, Caller, CALLER_NUMBER, READ_TOKEN, SUPERVISE_TOKEN};
+use api_support::records::{answered_call, fill_store, references};
+use api_support::{private_store_path, sample, start, AgentPhone, Caller, CALLER_NUMBER, READ_TOKEN, SUPERVISE_TOKEN};
 use std::time::Duration;
 
 const QUEUE: &str = "{queue=\"algemeen\",tenant=\"proef\"}";
@@ -40,6 +41,20 @@ async fn calls_are_counted_exactly_and_the_api_finds_them_by_reference() {
 
     let gone = daemon.http("GET", &format!("/api/calls/{reference}"), Some(READ_TOKEN), "").await;
     assert_eq!((gone.status, gone.error_code().as_str()), (404, "unknown_call"), "{gone:?}");
+    // The ended call's record is in the store (written when it ended, read from the store).
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(5);
+    let record = loop {
+        let record = daemon.http("GET", &format!("/api/records/{reference}"), Some(READ_TOKEN), "").await;
+        if record.status == 200 || tokio::time::Instant::now() >= give_up {
+            break record;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(record.status, 200, "{record:?}");
+    assert_eq!(record.json()["reference"], reference.as_str());
+    assert_eq!(record.json()["queue"], "algemeen", "{record:?}");
+    assert_eq!(record.json()["end_reason"], "caller_hung_up", "{record:?}");
+    assert!(!record.body.contains(CALLER_NUMBER), "records carry only the caller hash: {}", record.body);
 
     let metrics = daemon.metrics().await;
     assert_eq!(sample(&metrics, &format!("veertien_calls_offered_total{QUEUE}")), Some(3.0), "{metrics}");
@@ -149,5 +164,78 @@ async fn an_agent_made_ready_over_the_api_is_offered_the_waiting_caller_at_once(
         Some(1.0)
     );
     assert_eq!(sample(&metrics, "veertien_reachability_ratio{target=\"tessa\",tenant=\"proef\"}"), Some(1.0));
+    daemon.stop().await;
+}
+
+/// 2026-01-05T09:00:00Z in milliseconds.
+const MONDAY_NINE_MS: i64 = 1_767_603_600_000;
+
+#[tokio::test]
+async fn records_are_read_from_the_store_by_reference_and_by_time_page_by_page() {
+    let daemon = start(32500).await;
+    let refs = references(6);
+    // Five calls a minute apart; the sixth reference is never used.
+    let calls: Vec<_> = (0..5).map(|i| answered_call(&refs[i], MONDAY_NINE_MS + i as i64 * 60_000)).collect();
+    let store = private_store_path(32500);
+    let written = calls.clone();
+    tokio::task::spawn_blocking(move || fill_store(&store, &written)).await.expect("filled");
+
+    let one = daemon.http("GET", &format!("/api/records/{}", refs[2]), Some(READ_TOKEN), "").await;
+    assert_eq!(one.status, 200, "{one:?}");
+    let body = one.json();
+    assert_eq!(body["reference"], refs[2].as_str());
+    assert_eq!(body["arrived_at_ms"], MONDAY_NINE_MS + 120_000);
+    assert_eq!(body["legs"].as_array().map(Vec::len), Some(2));
+
+    let before = sample(&daemon.metrics().await, "veertien_api_errors_total{status_class=\"4xx\"}").unwrap_or(0.0);
+    let mut errors = 0.0;
+    for (path, status, code) in [
+        (format!("/api/records/{}", refs[5]), 404, "unknown_record"),
+        ("/api/records/1234567".to_owned(), 400, "bad_reference"),
+        ("/api/records/12a45678".to_owned(), 400, "bad_reference"),
+        ("/api/records?limit=0".to_owned(), 400, "bad_query"),
+        ("/api/records?limit=1001".to_owned(), 400, "bad_query"),
+        ("/api/records?limit=ten".to_owned(), 400, "bad_query"),
+        ("/api/records?from=yesterday".to_owned(), 400, "bad_query"),
+        ("/api/records?from=2026-01-06T00:00:00Z&to=2026-01-05T00:00:00Z".to_owned(), 400, "bad_query"),
+        ("/api/records?cursor=zz".to_owned(), 400, "bad_query"),
+        ("/api/records?form=2026-01-05T00:00:00Z".to_owned(), 400, "bad_query"),
+    ] {
+        let answer = daemon.http("GET", &path, Some(READ_TOKEN), "").await;
+        assert_eq!((answer.status, answer.error_code().as_str()), (status, code), "{path}: {answer:?}");
+        errors += 1.0;
+    }
+    let unauthorized = daemon.http("GET", "/api/records", None, "").await;
+    assert_eq!(unauthorized.status, 401, "{unauthorized:?}");
+    errors += 1.0;
+    let after = sample(&daemon.metrics().await, "veertien_api_errors_total{status_class=\"4xx\"}").unwrap_or(0.0);
+    assert_eq!(after - before, errors, "every bad request is counted");
+
+    // All five in pages of two, oldest first, following next_cursor.
+    let mut seen = Vec::new();
+    let mut path = "/api/records?limit=2".to_owned();
+    for _ in 0..10 {
+        let page = daemon.http("GET", &path, Some(READ_TOKEN), "").await;
+        assert_eq!(page.status, 200, "{page:?}");
+        let page = page.json();
+        for record in page["records"].as_array().expect("records") {
+            seen.push(record["reference"].as_str().expect("reference").to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/records?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, refs[..5].to_vec());
+
+    // [09:01, 09:03) in +01:00 notation (the URL encodes '+' as %2B).
+    let range = daemon
+        .http("GET", "/api/records?from=2026-01-05T10:01:00%2B01:00&to=2026-01-05T09:03:00Z", Some(READ_TOKEN), "")
+        .await;
+    assert_eq!(range.status, 200, "{range:?}");
+    let range = range.json();
+    let in_range: Vec<&str> = range["records"].as_array().expect("records").iter().filter_map(|r| r["reference"].as_str()).collect();
+    assert_eq!(in_range, [refs[1].as_str(), refs[2].as_str()]);
+    assert!(range["next_cursor"].is_null());
     daemon.stop().await;
 }

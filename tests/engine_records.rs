@@ -226,3 +226,27 @@ fn an_answered_call_records_its_queue_agent_leg_wait_talk_and_hold() {
     assert_eq!((leg.final_status, leg.ring_ms), (Some(200), 4_000));
     assert_eq!(leg.ended_at_ms, record.ended_at_ms, "the agent leg lasted until the call ended");
 }
+
+#[test]
+fn a_caller_who_hangs_up_in_the_queue_is_recorded_as_abandoned() {
+    let mut world = World::new(config(0));
+    let tag = establish(&mut world, "call-abandon");
+    let session = world
+        .media
+        .iter()
+        .find_map(|m| match m {
+            veertien::engine::MediaCommand::Open { session, .. } => Some(*session),
+            _ => None,
+        })
+        .expect("caller media");
+    let now = world.now();
+    world.engine.handle_input(Input::Media { now, event: MediaEvent::Digit { session, digit: '0' } });
+    world.collect();
+    world.advance(Duration::from_secs(40));
+    world.deliver(&in_dialog("BYE", "call-abandon", &tag, 2, "z9hG4bK-abandon-bye"));
+    let records = call_records(&world);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].disposition, "abandoned");
+    assert_eq!(records[0].wait_ms, 40_000);
+    assert_eq!(records[0].queue.as_deref(), Some("algemeen"));
+}

@@ -16,5 +16,5 @@ pub use load::{load, load_with_env, ENV_LEVEL_SEPARATOR, ENV_PREFIX};
 pub use settings::{
     ApiRole, ApiSettings, ApiToken,
     DialplanSettings, HttpSettings, LimitSettings, LogFormat, LogSettings, RtpSettings, Settings,
-    ShutdownSettings, SipSettings,
+    ShutdownSettings, SipSettings, StoreSettings,
 };

@@ -15,6 +15,7 @@ pub(crate) struct RawSettings {
     pub limits: RawLimits,
     pub log: RawLog,
     pub api: RawApi,
+    pub store: RawStore,
 }
 
 /// `[sip]` as written.
@@ -131,6 +132,21 @@ impl Default for RawLimits {
             max_calls: 5000,
             max_udp_datagram_bytes: 65_507,
             max_tcp_connections: 1024,
+        }
+    }
+}
+
+/// `[store]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawStore {
+    pub path: String,
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        RawStore {
+            path: "data/veertien.sqlite3".to_owned(),
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// Bearer tokens of the HTTP API.
     pub api: ApiSettings,
+    /// Where call records are kept.
+    pub store: StoreSettings,
 }
 
 /// SIP transport and transaction settings.
@@ -118,6 +120,14 @@ pub struct LimitSettings {
     pub max_udp_datagram_bytes: usize,
     /// Simultaneous TCP connections; beyond it new ones are refused. Default 1024.
     pub max_tcp_connections: usize,
+}
+
+/// The call-record store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreSettings {
+    /// The SQLite file, relative to the daemon's working directory like every other path;
+    /// the daemon creates it and its parent directory. Default `data/veertien.sqlite3`.
+    pub path: PathBuf,
 }
 
 /// Logging settings.

@@ -10,7 +10,7 @@ use super::load::Origins;
 use super::raw::{RawApi, RawSettings};
 use super::settings::{
     ApiRole, ApiSettings, ApiToken, DialplanSettings, HttpSettings, LimitSettings, LogFormat, LogSettings, RtpSettings, Settings,
-    ShutdownSettings, SipSettings,
+    ShutdownSettings, SipSettings, StoreSettings,
 };
 
 /// Upper bound on T1; a larger estimate of the round-trip time means a broken setup.
@@ -202,6 +202,13 @@ pub(crate) fn validate(raw: &RawSettings, origins: &Origins) -> Result<Settings,
 
     let api = api_settings(&raw.api, &mut report);
 
+    let store_path = raw.store.path.trim();
+    if store_path.is_empty() {
+        report("store.path", "must not be empty".to_owned());
+    } else if store_path.ends_with('/') {
+        report("store.path", format!("{:?} names a directory; give the file, e.g. data/veertien.sqlite3", raw.store.path));
+    }
+
     match (sip_listen, http_listen, log_format) {
         (Some(sip_listen), Some(http_listen), Some(log_format)) if problems.is_empty() => {
             Ok(Settings {
@@ -242,6 +249,9 @@ pub(crate) fn validate(raw: &RawSettings, origins: &Origins) -> Result<Settings,
                     format: log_format,
                 },
                 api,
+                store: StoreSettings {
+                    path: PathBuf::from(&raw.store.path),
+                },
             })
         }
         // Each `None` above came with a reported problem, so `problems` is not empty here.

@@ -460,7 +460,11 @@ impl Engine {
         }
         // The ACD learns the caller is gone: an abandon while waiting, the end of the
         // conversation when connected; unknown to it (menu, closed) is fine.
-        let _ = self.acd.caller_abandoned(self.now.mono, id);
+        // Unknown to the ACD (menu, closed) is not an error: such a call has no disposition.
+        if self.acd.caller_abandoned(self.now.mono, id).is_ok() {
+            // The ACD's disposition (abandoned) goes into the record before it is finished.
+            self.drain_acd_actions();
+        }
         let Some(call) = self.calls.remove(&id) else { return };
         self.flows.remove(&call.peer, super::connections::FlowUser::Call(id));
         self.call_by_media.remove(&call.media);

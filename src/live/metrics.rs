@@ -16,6 +16,7 @@ use crate::core::time::Now;
 use crate::dialplan::{DialPlan, Tenant};
 use crate::engine::{Command, Engine, Notification, Reply};
 use crate::live::media::MediaCounters;
+use crate::live::store::StoreMetrics;
 use crate::stats::{StatsAggregator, StatsConfig};
 
 /// Every metric the daemon exports with its help text (dashboards and alert rules may
@@ -51,6 +52,9 @@ pub const EXPORTED_METRICS: &[(&str, &str)] = &[
     ("veertien_rtp_packets_total", "RTP packets by outcome: received, sent (prompts), relayed, relay_dropped, invalid."),
     ("veertien_media_inactivity_timeouts_total", "Media sessions ended for lack of RTP."),
     ("veertien_media_bind_failures_total", "RTP ports that could not be bound (another process held them): skipped, or a session that could not open."),
+    ("veertien_store_writes_total", "Call records made durable in the store."),
+    ("veertien_store_write_failures_total", "Call records not written: outcome queue_full (refused at once, the writer was behind) or error (SQLite failed: full disk, locked file)."),
+    ("veertien_store_commit_seconds", "Time from BEGIN to the end of COMMIT (fsync included) of one group of records."),
     ("veertien_process_resident_memory_bytes", "Resident memory of the daemon."),
     ("veertien_process_cpu_seconds", "CPU time (user + system) used by the daemon since start."),
     ("veertien_process_open_fds", "Open file descriptors of the daemon."),
@@ -63,6 +67,10 @@ pub fn is_exported(name: &str) -> bool {
 
 /// Ring-time buckets in seconds (ring timeouts are 5–120 s).
 const RING_EDGES_S: [f64; 8] = [1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0];
+
+/// Store commit-latency buckets in seconds: an fsync on a local SSD takes about 1 ms, a
+/// busy or network disk tens; beyond a second something is wrong.
+const COMMIT_EDGES_S: [f64; 9] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
 
 /// SIP methods counted by name; anything else is `other`, so a peer cannot invent labels.
 const KNOWN_METHODS: [&str; 14] = [
@@ -90,6 +98,7 @@ impl MetricsExporter {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full("veertien_wait_seconds".to_owned()), &wait_edges)
             .and_then(|builder| builder.set_buckets_for_metric(Matcher::Full("veertien_ring_seconds".to_owned()), &RING_EDGES_S))
+            .and_then(|builder| builder.set_buckets_for_metric(Matcher::Full("veertien_store_commit_seconds".to_owned()), &COMMIT_EDGES_S))
             .expect("bucket lists are not empty");
         let recorder = builder.build_recorder();
         for (name, help) in EXPORTED_METRICS {
@@ -113,6 +122,17 @@ impl MetricsExporter {
     /// A counter the HTTP API increments for its own errors.
     pub fn api_error_counter(&self, status_class: &'static str) -> Counter {
         self.counter("veertien_api_errors_total", vec![Label::new("status_class", status_class)])
+    }
+
+    /// The handles the store counts its writes, failures and commit times with.
+    pub fn store_metrics(&self) -> StoreMetrics {
+        let failures = |outcome: &'static str| self.counter("veertien_store_write_failures_total", vec![Label::new("outcome", outcome)]);
+        StoreMetrics {
+            writes: self.counter("veertien_store_writes_total", Vec::new()),
+            refused_queue_full: failures("queue_full"),
+            failed: failures("error"),
+            commit_seconds: self.histogram("veertien_store_commit_seconds", Vec::new()),
+        }
     }
 
     /// The aggregator's numbers so far.

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod loadgen;
 pub mod media;
 pub mod metrics;
+pub mod store;
 mod tcp;
 
 pub use clock::LiveClock;
@@ -50,6 +51,9 @@ pub enum LiveError {
     /// The prompt set could not be loaded (the error names the file).
     #[error(transparent)]
     Prompts(#[from] PromptError),
+    /// The call-record store could not be opened (the error names the file and why).
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
 }
 
 /// What a running daemon publishes for the HTTP API: a snapshot, never a lock on the engine.
@@ -147,6 +151,7 @@ pub fn engine_config(settings: &Settings, sip_addr: SocketAddr, http_addr: Socke
         max_waiting_calls: settings.limits.max_calls,
         rtp_port_min: settings.rtp.port_min,
         rtp_port_max: settings.rtp.port_max,
+        // Replaced in `run` by the store's key; zeros only for callers without a store.
         caller_hash_key: [0u8; 32],
         persist: crate::engine::PersistLimits::default(),
     }
@@ -164,12 +169,19 @@ pub async fn run(
     let clock = LiveClock::start();
     let sip_addr = listeners.sip_addr().unwrap_or(settings.sip.listen);
     let http_addr = listeners.http_addr().unwrap_or(settings.http.listen);
-    let config = engine_config(&settings, sip_addr, http_addr);
+    let mut config = engine_config(&settings, sip_addr, http_addr);
     let seed = clock.now().wall.unix_ms() as u64;
     let (events_tx, mut events) = mpsc::channel(ENGINE_QUEUE_BOUND);
     let (snapshot_tx, snapshot_rx) = watch::channel(Snapshot::default());
     let mut exporter = metrics::MetricsExporter::new(&plan);
+    // The store opens before the engine: the engine's caller-hash key lives in it.
+    let store::OpenedStore { writer: mut store, caller_hash_key, recent_references } =
+        store::StoreWriter::open(&settings.store.path, exporter.store_metrics())?;
+    config.caller_hash_key = caller_hash_key;
+    tracing::info!(store = %settings.store.path.display(), recent_references = recent_references.len(), "store opened");
+    let records = http::RecordsReader::new(store::StoreReader::open(&settings.store.path)?);
     let mut engine = Engine::new(plan, config.clone(), seed, clock.now());
+    engine.handle_input(Input::Restored { now: clock.now(), records: Vec::new(), recent_references });
     let (api_tx, mut api_requests) = mpsc::channel(API_QUEUE_BOUND);
     let http_state = http::HttpState {
         snapshot: snapshot_rx,
@@ -178,6 +190,7 @@ pub async fn run(
         tokens: Arc::new(settings.api.tokens.clone()),
         client_errors: exporter.api_error_counter("4xx"),
         server_errors: exporter.api_error_counter("5xx"),
+        records,
     };
 
     let udp = Arc::new(listeners.udp);
@@ -223,6 +236,7 @@ pub async fn run(
                 }
             }
             Some(event) = media_events.recv() => engine.handle_input(Input::Media { now: clock.now(), event }),
+            answer = store.next_answer() => engine.handle_input(answer.into_input(clock.now())),
             Some(request) = api_requests.recv() => match request {
                 http::ApiRequest::Command { command, reply } => {
                     let _ = reply.send(engine.handle_command(clock.now(), command));
@@ -249,7 +263,7 @@ pub async fn run(
                 Output::Media(command) => media.handle(command).await,
                 Output::Notify(Notification::Drained) => drained = true,
                 Output::Notify(notification) => exporter.on_notification(clock.now(), &notification),
-                Output::Persist { .. } => {}
+                Output::Persist { ticket, record } => store.persist(ticket, record),
             }
         }
         announce_rtp_ports(&mut engine, &mut media, clock.now());
@@ -266,6 +280,10 @@ pub async fn run(
             tracing::info!("all calls ended; stopping");
             break;
         }
+    }
+    // Everything the engine asked to keep is written before the process exits.
+    if let Err(error) = tokio::task::spawn_blocking(move || store.finish()).await {
+        tracing::error!(%error, "store writer did not finish");
     }
     Ok(())
 }

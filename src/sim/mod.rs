@@ -11,3 +11,4 @@ pub mod network;
 pub mod output_hash;
 pub mod replay;
 pub mod report;
+pub mod store;

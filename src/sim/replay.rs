@@ -14,12 +14,13 @@ use super::media_sim::{MediaReaction, MediaSim, PromptDurations};
 use super::network::{NetworkConditions, SimNetwork};
 use super::output_hash::OutputHash;
 use super::report::{AgentOccupancy, ReplayReport};
+use super::store::{SimStore, SimStoreConfig};
 use crate::config::Cidr;
 use crate::core::deadlines::DeadlineQueue;
 use crate::core::ids::MediaSessionId;
 use crate::core::time::{Instant, Now, WallTime};
 use crate::dialplan::{DialPlan, TenantId};
-use crate::engine::{Engine, EngineConfig, Input, MediaEvent, Notification, Output};
+use crate::engine::{Engine, EngineConfig, Input, MediaEvent, Notification, Output, PersistTicket};
 use crate::sip::msg::{self, Message};
 use crate::sip::timers::SipTimers;
 use crate::sip::transport::Peer;
@@ -61,6 +62,8 @@ pub struct ReplayConfig {
     /// Keep every notification with its time in [`ReplayOutcome::notifications`] (for
     /// tests that check the report against its inputs; memory grows with the run).
     pub keep_notifications: bool,
+    /// Latency and failures of the simulated store.
+    pub store: SimStoreConfig,
 }
 
 impl ReplayConfig {
@@ -81,6 +84,7 @@ impl ReplayConfig {
             menu_digit_delay: Duration::from_secs(2),
             check_invariants: true,
             keep_notifications: false,
+            store: SimStoreConfig::default(),
         }
     }
 }
@@ -129,6 +133,8 @@ enum Event {
     PlayoutFinished { session: MediaSessionId, generation: u32 },
     /// A caller presses a key.
     Digit { session: MediaSessionId, digit: char },
+    /// The simulated store's answer to a write is due.
+    StoreAnswer { ticket: PersistTicket },
 }
 
 /// The engine configuration a replay uses: permissive bounds so the ACD, not the
@@ -177,6 +183,7 @@ struct Replay {
     check_invariants: bool,
     /// The one aggregator of notifications: every queue figure of the report.
     stats: StatsAggregator,
+    store: SimStore,
     hash: OutputHash,
     /// Kept notifications (see [`ReplayConfig::keep_notifications`]).
     notifications: Option<Vec<(Now, Notification)>>,
@@ -237,6 +244,7 @@ pub fn replay(
         invariants: InvariantChecker::new(),
         check_invariants: config.check_invariants,
         stats,
+        store: SimStore::new(config.store, config.seed),
         hash: OutputHash::default(),
         notifications: config.keep_notifications.then(Vec::new),
         now: first,
@@ -295,6 +303,7 @@ pub fn replay(
         }
     }
     replay.invariants.finish(replay.now);
+    replay.store.finish();
     let simulated = replay.now.saturating_duration_since(first);
     let agents = replay
         .agents
@@ -324,6 +333,8 @@ pub fn replay(
             simulated,
             steps: replay.steps,
             output_hash: replay.hash.hex(),
+            records_written: replay.store.writes(),
+            record_write_failures: replay.store.failures(),
         },
         violations: violations.to_vec(),
         violation_count,
@@ -369,6 +380,12 @@ impl Replay {
                 let now = self.wall_now();
                 self.engine.handle_input(Input::Media { now, event: MediaEvent::Digit { session, digit } });
                 self.drain_engine();
+            }
+            Event::StoreAnswer { ticket } => {
+                if let Some(input) = self.store.answer(self.wall_now(), ticket) {
+                    self.engine.handle_input(input);
+                    self.drain_engine();
+                }
             }
         }
     }
@@ -462,7 +479,10 @@ impl Replay {
                     self.react_to_media();
                 }
                 Output::Notify(notification) => self.on_notification(&notification),
-                Output::Persist { .. } => {}
+                Output::Persist { ticket, record } => {
+                    let due = self.store.persist(self.now, ticket, record);
+                    self.agenda.schedule_mono(due, Event::StoreAnswer { ticket });
+                }
             }
         }
     }

@@ -53,6 +53,10 @@ pub struct ReplayReport {
     pub steps: u64,
     /// SHA-256 of the ordered notifications.
     pub output_hash: String,
+    /// Records the simulated store kept (`Output::Persist` answered `Persisted`).
+    pub records_written: u64,
+    /// Writes the simulated store failed (injected failures).
+    pub record_write_failures: u64,
 }
 
 impl fmt::Display for ReplayReport {
@@ -98,6 +102,7 @@ impl fmt::Display for ReplayReport {
                 agent.occupancy * 100.0
             )?;
         }
+        writeln!(f, "records written {} failed {}", self.records_written, self.record_write_failures)?;
         write!(f, "output hash {}", self.output_hash)
     }
 }

@@ -7,6 +7,10 @@
 #[path = "../in_process/mod.rs"]
 mod in_process;
 
+#[path = "../support/records.rs"]
+pub mod records;
+
+pub use in_process::private_store_path;
 use in_process::{receive, InProcessDaemon};
 use std::net::SocketAddr;
 use std::path::PathBuf;

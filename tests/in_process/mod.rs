@@ -46,7 +46,14 @@ pub async fn start(config_path: &Path, rtp_port_min: u16, rtp_port_count: u16, e
         ("VEERTIEN_RTP__PROMPT_DIRECTORY".to_string(), root.join("config/prompts/nl").display().to_string()),
         ("VEERTIEN_SHUTDOWN__DRAIN_S".to_string(), "1".to_string()),
         ("VEERTIEN_DIALPLAN__DIRECTORY".to_string(), root.join("tests/data/dialplans").display().to_string()),
+        // A store of its own per daemon (tests of one binary run in parallel), never the
+        // repository's data/ directory.
+        ("VEERTIEN_STORE__PATH".to_string(), private_store_path(rtp_port_min).display().to_string()),
     ];
+    // A leftover of an earlier process with the same pid is stale.
+    if let Some(dir) = private_store_path(rtp_port_min).parent() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     env.extend(extra.iter().map(|(key, value)| (key.to_string(), value.to_string())));
     let settings = veertien::config::load_with_env(config_path, env).expect("config loads");
     let plan = veertien::dialplan::load_dir(&settings.dialplan.directory).expect("dial plans load");
@@ -58,6 +65,14 @@ pub async fn start(config_path: &Path, rtp_port_min: u16, rtp_port_count: u16, e
         let _ = stopped.await;
     }));
     InProcessDaemon { sip, http, stop: Some(stop), task }
+}
+
+/// A fresh store file for the daemon whose RTP range starts at `rtp_port_min` (unique per
+/// daemon of one test binary) in this process.
+pub fn private_store_path(rtp_port_min: u16) -> std::path::PathBuf {
+    std::env::temp_dir()
+        .join(format!("veertien-in-process-store-{}-{rtp_port_min}", std::process::id()))
+        .join("veertien.sqlite3")
 }
 
 impl InProcessDaemon {

@@ -58,6 +58,9 @@ impl Daemon {
             .env("VEERTIEN_RTP__PORT_MAX", rtp_port_max.to_string())
             // Every tenant open 24/7, so call tests do not depend on the hour CI runs.
             .env("VEERTIEN_DIALPLAN__DIRECTORY", super::dialplans::always_open())
+            // A store of its own, never the repository's data/ directory; a test that
+            // restarts on one store passes its own VEERTIEN_STORE__PATH in `extra_env`.
+            .env("VEERTIEN_STORE__PATH", private_store_path())
             // Plain log lines, so tests can search them for `key=value` fields.
             .env("NO_COLOR", "1")
             .envs(extra_env.iter().copied())
@@ -314,6 +317,15 @@ fn terminate(child: &mut Child) -> Option<ExitStatus> {
     }
     let _ = child.kill();
     child.wait().ok()
+}
+
+/// A fresh store file in the temp directory, one per daemon this test process starts.
+fn private_store_path() -> std::path::PathBuf {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("veertien-daemon-store-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir.join("veertien.sqlite3")
 }
 
 /// A slot of RTP ports no other daemon of this test process uses, spread by process id

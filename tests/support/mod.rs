@@ -10,6 +10,7 @@
 pub mod baresip;
 pub mod daemon;
 pub mod dialplans;
+pub mod records;
 pub mod sipp;
 
 use std::path::{Path, PathBuf};

@@ -7,9 +7,11 @@ mod api;
 mod auth;
 mod error;
 mod openapi;
+mod records;
 
 pub use error::ApiError;
 pub use openapi::OPENAPI_YAML;
+pub use records::RecordsReader;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +56,8 @@ pub struct HttpState {
     pub client_errors: Counter,
     /// API errors answered 5xx.
     pub server_errors: Counter,
+    /// Reads call records from the store (never through the engine).
+    pub records: RecordsReader,
 }
 
 impl HttpState {
@@ -93,6 +97,8 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<HttpState>)> {
         (Method::POST, "/api/agents/{tenant}/{agent}/pause", post(api::agent_pause)),
         (Method::GET, "/api/calls", get(api::active_calls)),
         (Method::GET, "/api/calls/{reference}", get(api::call_by_reference)),
+        (Method::GET, "/api/records", get(records::list_records)),
+        (Method::GET, "/api/records/{reference}", get(records::record_by_reference)),
     ]
 }
 
