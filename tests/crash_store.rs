@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags};
 use support::{send_signal, Daemon, ScratchDir};
 use veertien::live::loadgen::{run_loadgen, AgentLogin, LoadgenOptions, LoadgenReport};
-use veertien::sim::trace::{sim_caller, AgentAction, TraceCall, TraceHeader, TRACE_VERSION};
+use veertien::traffic::trace::{sim_caller, AgentAction, TraceCall, TraceHeader, TRACE_VERSION};
 
 /// How long a killed daemon may take to be reaped.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -55,6 +55,8 @@ pub const EXPORTED_METRICS: &[(&str, &str)] = &[
     ("veertien_store_writes_total", "Call records made durable in the store."),
     ("veertien_store_write_failures_total", "Call records not written: outcome queue_full (refused at once, the writer was behind) or error (SQLite failed: full disk, locked file)."),
     ("veertien_store_commit_seconds", "Time from BEGIN to the end of COMMIT (fsync included) of one group of records."),
+    ("veertien_records_total", "Call records the engine handed to the store, by outcome: persisted, failed (the store refused; retried), timed_out (no answer in time; retried), lost (given up after the last try or pushed out of a full backlog)."),
+    ("veertien_records_pending", "Call records not yet durable: in flight, waiting, or waiting for a retry."),
     ("veertien_process_resident_memory_bytes", "Resident memory of the daemon."),
     ("veertien_process_cpu_seconds", "CPU time (user + system) used by the daemon since start."),
     ("veertien_process_open_fds", "Open file descriptors of the daemon."),
@@ -310,6 +312,16 @@ impl MetricsExporter {
         ] {
             self.counter("veertien_sip_refused_total", vec![Label::new("outcome", outcome)]).absolute(count);
         }
+        let persist = engine.persist_stats();
+        for (outcome, count) in [
+            ("persisted", persist.persisted),
+            ("failed", persist.failed),
+            ("timed_out", persist.timed_out),
+            ("lost", persist.lost),
+        ] {
+            self.counter("veertien_records_total", vec![Label::new("outcome", outcome)]).absolute(count);
+        }
+        self.gauge("veertien_records_pending", Vec::new(), engine.persist_pending() as f64);
     }
 
     fn refresh_media(&self, media: &MediaCounters) {

@@ -10,6 +10,7 @@ mod in_process;
 #[path = "../support/records.rs"]
 pub mod records;
 
+#[allow(unused_imports)] // api_bench does not read the store
 pub use in_process::private_store_path;
 use in_process::{receive, InProcessDaemon};
 use std::net::SocketAddr;
