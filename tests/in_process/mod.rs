@@ -71,7 +71,9 @@ pub async fn start(config_path: &Path, rtp_port_min: u16, rtp_port_count: u16, e
 /// daemon of one test binary) in this process.
 pub fn private_store_path(rtp_port_min: u16) -> std::path::PathBuf {
     std::env::temp_dir()
-        .join(format!("veertien-in-process-store-{}-{rtp_port_min}", std::process::id()))
+        // Words between the numbers: two numbers joined by a dash read as a phone number
+        // to the privacy test, which checks the daemon's log lines (this path is one).
+        .join(format!("veertien-in-process-store-pid{}-rtp{rtp_port_min}", std::process::id()))
         .join("veertien.sqlite3")
 }
 

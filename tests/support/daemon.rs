@@ -323,7 +323,7 @@ fn terminate(child: &mut Child) -> Option<ExitStatus> {
 fn private_store_path() -> std::path::PathBuf {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("veertien-daemon-store-{}-{n}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("veertien-daemon-store-pid{}-n{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir.join("veertien.sqlite3")
 }
