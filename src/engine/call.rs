@@ -1,29 +1,12 @@
-//! One inbound call as the engine tracks it: the caller's dialog, its media port and
-//! where it is in its life, and the record it will leave.
+//! One call as the engine tracks it: its legs (the caller's first), which of them are
+//! bridged, where it is in the contact centre's flow, its context and the record it
+//! will leave.
 
 use super::call_history::CallHistory;
 use crate::acd::reference::ReferenceNumber;
-use crate::core::ids::{CallId, LegId, MediaSessionId, TransactionId};
-use crate::dialplan::{QueueId, TenantId};
+use crate::core::ids::LegId;
 use crate::core::time::Instant;
-use crate::sip::dialog::Dialog;
-use crate::sip::msg::{Request, Response};
-use crate::sip::transport::Peer;
-use bytes::Bytes;
-use std::time::Duration;
-
-/// Where a call is in its life.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallState {
-    /// INVITE accepted, 100 (and 180) sent; answered when the answer timer fires.
-    Ringing,
-    /// 200 OK sent, retransmitted until the ACK arrives (RFC 3261 §13.3.1.4).
-    AwaitingAck,
-    /// ACK received: media flows.
-    Established,
-    /// We sent BYE and wait for its response.
-    Ending,
-}
+use crate::dialplan::{QueueId, TenantId};
 
 /// Where an established call is in the contact centre's flow.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,8 +17,8 @@ pub enum Phase {
     Menu,
     /// Waiting in a queue (the ACD holds it).
     Queued,
-    /// Talking to an agent on this leg.
-    Connected(LegId),
+    /// Talking to a party: the call's bridges say who hears whom.
+    Connected,
     /// Hearing a last prompt (closed, lines busy), then we hang up for this reason.
     Leaving(EndReason),
 }
@@ -86,39 +69,49 @@ impl EndReason {
     }
 }
 
-/// A call with its caller leg.
+/// What the caller's question is about, handed to whoever takes the call over. Set over
+/// the API; free text is personal data: bounded, never logged, never a metric label.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallContext {
+    pub subject: Option<String>,
+    pub notes: Option<String>,
+    /// Reference numbers of the caller's earlier calls about the same question.
+    pub previous_references: Vec<String>,
+}
+
+/// One call: its legs, which of them hear each other, where it is in the contact
+/// centre's flow, its context and the record it will leave.
 #[derive(Debug)]
 pub struct Call {
-    pub id: CallId,
     pub tenant: String,
     pub tenant_id: TenantId,
     /// Given at arrival; read out, keyed in and carried to the agent.
     pub reference: ReferenceNumber,
-    pub state: CallState,
     pub phase: Phase,
     /// The queue the call is (or was last) in.
     pub queue: Option<QueueId>,
-    /// Agent legs (ringing or connected).
+    /// The caller's leg; the call ends with it.
+    pub caller: LegId,
+    /// The other legs: parties being rung, connected, or being cleared.
     pub legs: Vec<LegId>,
-    pub dialog: Dialog,
-    /// Where the caller's requests come from; in-dialog requests we send go here too
-    /// (symmetric routing: trunks behind NAT often advertise an unreachable Contact).
-    pub peer: Peer,
-    pub invite: Request,
-    pub invite_tx: TransactionId,
-    pub media: MediaSessionId,
-    pub rtp_port: u16,
-    /// Our SDP (answer, or offer when the INVITE had no body).
-    pub local_sdp: Bytes,
-    /// True when the INVITE had no offer and the caller's answer is expected in the ACK.
-    pub late_offer: bool,
-    /// The 200 OK we retransmit until ACK.
-    pub ok_response: Option<Response>,
-    pub ok_retransmit_interval: Duration,
+    /// Pairs of legs whose media is bridged.
+    pub bridges: Vec<(LegId, LegId)>,
+    pub context: CallContext,
     pub arrived_at: Instant,
     pub established_at: Option<Instant>,
-    pub bye_tx: Option<TransactionId>,
+    /// Why we are hanging up, once we sent the caller our BYE.
     pub end_reason: Option<EndReason>,
     /// The record the call will leave.
     pub history: CallHistory,
+}
+
+impl Call {
+    /// The leg bridged to the caller, while connected.
+    pub fn caller_partner(&self) -> Option<LegId> {
+        self.bridges.iter().find_map(|&(a, b)| match (a == self.caller, b == self.caller) {
+            (true, _) => Some(b),
+            (_, true) => Some(a),
+            _ => None,
+        })
+    }
 }

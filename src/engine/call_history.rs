@@ -3,6 +3,7 @@
 //! [`CallRecord`] when the call ends. Wall-clock times, because a record is read by
 //! people and matched against other systems' logs.
 
+use super::call::CallContext;
 use super::record::{CallRecord, LegRecord};
 use super::OfferOutcome;
 use crate::core::ids::LegId;
@@ -127,7 +128,7 @@ impl CallHistory {
     }
 
     /// The finished record of a call that ended at `now` for `end_reason`.
-    pub fn finish(mut self, now: Now, reference: String, tenant: String, end_reason: &str) -> CallRecord {
+    pub fn finish(mut self, now: Now, reference: String, tenant: String, end_reason: &str, context: &CallContext) -> CallRecord {
         self.hold(now, false);
         let (disposition, wait) = match self.disposition.take() {
             Some((outcome, wait)) => (outcome, wait),
@@ -154,9 +155,9 @@ impl CallHistory {
             hold_ms: duration_ms(self.hold.total),
             disposition,
             end_reason: end_reason.to_string(),
-            subject: None,
-            notes: None,
-            previous_references: Vec::new(),
+            subject: context.subject.clone(),
+            notes: context.notes.clone(),
+            previous_references: context.previous_references.clone(),
             legs: self.legs.into_iter().map(|(_, record)| record).collect(),
         }
     }
@@ -189,7 +190,7 @@ mod tests {
         history.hold(at(90), false);
         history.hold(at(100), true);
         history.leg_hung_up(at(127), LegId(2));
-        let record = history.finish(at(127), "12345678".into(), "almere".into(), "agent_hung_up");
+        let record = history.finish(at(127), "12345678".into(), "almere".into(), "agent_hung_up", &CallContext::default());
         assert_eq!((record.wait_ms, record.talk_ms, record.hold_ms, record.wrap_up_ms), (22_000, 100_000, 57_000, 30_000));
         assert_eq!(record.disposition, "answered");
         assert_eq!(record.menu_choice.as_deref(), Some("2"));
@@ -202,9 +203,9 @@ mod tests {
 
     #[test]
     fn a_call_outside_opening_hours_is_closed_and_one_that_never_queued_is_not_queued() {
-        let closed = CallHistory::new(at(0), "14036".into(), None).finish(at(10), "1".into(), "almere".into(), "closed");
+        let closed = CallHistory::new(at(0), "14036".into(), None).finish(at(10), "1".into(), "almere".into(), "closed", &CallContext::default());
         assert_eq!((closed.disposition.as_str(), closed.wait_ms), ("closed", 0));
-        let menu = CallHistory::new(at(0), "14036".into(), None).finish(at(10), "1".into(), "almere".into(), "caller_hung_up");
+        let menu = CallHistory::new(at(0), "14036".into(), None).finish(at(10), "1".into(), "almere".into(), "caller_hung_up", &CallContext::default());
         assert_eq!(menu.disposition, "not_queued");
     }
 }

@@ -155,7 +155,7 @@ fn phase_name(phase: &Phase) -> &'static str {
         Phase::Answering => "answering",
         Phase::Menu => "menu",
         Phase::Queued => "queued",
-        Phase::Connected(_) => "connected",
+        Phase::Connected => "connected",
         Phase::Leaving(_) => "leaving",
     }
 }
@@ -198,7 +198,7 @@ impl Engine {
             Command::CallByReference(text) => {
                 let reference =
                     ReferenceNumber::parse(&text).map_err(|error| CommandError::BadReference(error.to_string()))?;
-                let call = self.calls.values().find(|call| call.reference == reference).ok_or(CommandError::UnknownCall)?;
+                let call = self.calls_by_reference.get(&reference).and_then(|id| self.calls.get(id)).ok_or(CommandError::UnknownCall)?;
                 Ok(Reply::Call(self.call_view(call)))
             }
         }
@@ -263,10 +263,7 @@ impl Engine {
     }
 
     fn call_view(&self, call: &Call) -> CallView {
-        let agent = match call.phase {
-            Phase::Connected(leg) => self.legs.get(&leg).map(|leg| leg.agent.to_string()),
-            _ => None,
-        };
+        let agent = call.caller_partner().and_then(|leg| self.legs.get(leg)).and_then(|leg| leg.agent()).map(ToString::to_string);
         let age: Duration = self.now.mono - call.arrived_at;
         CallView {
             reference: format!("{:08}", call.reference.value()),

@@ -1,19 +1,20 @@
 //! Requests from callers and trunks: who may call, which number reaches which tenant,
-//! and the life of an inbound call from INVITE to BYE.
+//! and the caller's leg from INVITE to ACK (we are its UAS). In-dialog requests and the
+//! end of a call are handled for every leg alike (`dialog_requests.rs`, `call_end.rs`).
 
-use super::call::{Call, CallState, EndReason, Phase};
+use super::call::{Call, CallContext, EndReason, Phase};
 use super::call_history::CallHistory;
-use super::record::{caller_hash, Record};
+use super::leg::{Leg, LegState, Party, Side, UasAnswer};
+use super::media_commands::{MediaCommand, MediaFormat};
+use super::record::caller_hash;
 use super::responses::{ALLOWED_METHODS, REFERENCE_HEADER};
 use super::timers::TimerKind;
-use super::media_commands::{MediaCommand, MediaFormat};
-use super::{DialogOwner, Engine, Notification, Output};
-use crate::core::addr_text::{IpText, SocketAddrText};
-use crate::core::ids::{CallId, LegId, TransactionId};
+use super::{Engine, Notification, Output};
+use crate::core::ids::{LegId, TransactionId};
 use crate::media::sdp;
-use crate::sip::dialog::{Dialog, DialogKey, LocalSide};
-use crate::sip::msg::{HeaderName, Method, NameAddr, Param, Request, Response, SipUri};
-use crate::sip::transport::{Peer, TransportKind};
+use crate::sip::dialog::Dialog;
+use crate::sip::msg::{HeaderName, Method, Request};
+use crate::sip::transport::Peer;
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -146,109 +147,124 @@ impl Engine {
         };
         let id = self.next_call_id();
         let media = self.next_media_id();
+        let leg_id = self.legs.next_id();
         let reference = self.next_reference(&tenant_id);
         let caller_hash = super::caller_id::caller_number(&request).map(|number| caller_hash(&self.config.caller_hash_key, &number));
         let history = CallHistory::new(self.now, dialled, caller_hash);
         let tenant = tenant_id.to_string();
-        self.dialogs.insert(dialog.id.clone(), DialogOwner::Caller(id));
-        let call = Call {
-            id,
-            tenant: tenant.clone(),
-            tenant_id,
-            reference,
-            state: CallState::Ringing,
-            phase: Phase::Answering,
-            queue: None,
-            legs: Vec::new(),
-            dialog,
-            peer,
+        let trying = self.build_response(&request, 100, "Trying", &local_tag);
+        let answer_delay_ms = self.config.answer_delay_ms;
+        let ringing = (answer_delay_ms > 0).then(|| {
+            let mut ringing = self.build_response(&request, 180, "Ringing", &local_tag);
+            ringing.headers.push(HeaderName::Contact, dialog.local_contact.to_string());
+            ringing
+        });
+        self.legs.insert(Leg {
+            id: leg_id,
+            call: id,
+            tenant: tenant_id.clone(),
+            party: Party::Caller,
+            side: Side::Uas(UasAnswer {
+                late_offer,
+                ok_response: None,
+                retransmit_interval: Duration::from_millis(self.config.timers.t1_ms),
+            }),
+            state: LegState::Ringing,
             invite: request,
             invite_tx: tx,
+            dialog: Some(dialog),
+            peer,
             media,
             rtp_port,
             local_sdp: Bytes::from(local_sdp),
-            late_offer,
-            ok_response: None,
-            ok_retransmit_interval: Duration::from_millis(self.config.timers.t1_ms),
-            arrived_at: self.now.mono,
-            established_at: None,
-            bye_tx: None,
-            end_reason: None,
-            history,
-        };
+            started_at: self.now.mono,
+            final_status: None,
+            answered: false,
+            // Ringing is reported for legs we originate only.
+            reported: true,
+        });
+        self.flows.insert(&peer, leg_id);
+        self.calls_by_reference.insert(reference, id);
+        self.calls.insert(
+            id,
+            Call {
+                tenant: tenant.clone(),
+                tenant_id,
+                reference,
+                phase: Phase::Answering,
+                queue: None,
+                caller: leg_id,
+                legs: Vec::new(),
+                bridges: Vec::new(),
+                context: CallContext::default(),
+                arrived_at: self.now.mono,
+                established_at: None,
+                end_reason: None,
+                history,
+            },
+        );
         tracing::info!(call = %id, reference = %self.reference_label(id), %tenant, %reference, "call arrived");
         self.outputs.push_back(Output::Notify(Notification::CallArrived { call: id, tenant }));
         self.outputs.push_back(Output::Media(MediaCommand::Open { session: media, call: id, rtp_port, remote: remote_rtp, format }));
         // RFC 3261 §17.2.1: the TU sends 100 Trying at once so the caller stops
         // retransmitting; the transaction layer absorbs any retransmission that crosses it.
-        let trying = self.build_response(&call.invite, 100, "Trying", &local_tag);
-        let invite_tx = call.invite_tx;
-        let answer_delay_ms = self.config.answer_delay_ms;
-        let ringing = (answer_delay_ms > 0).then(|| self.build_ringing(&call, &local_tag));
-        self.call_by_media.insert(media, id);
-        self.flows.insert(&call.peer, super::connections::FlowUser::Call(id));
-        self.calls.insert(id, call);
-        self.send_on(invite_tx, trying);
+        self.send_on(tx, trying);
         match ringing {
             Some(ringing) => {
-                self.send_on(invite_tx, ringing);
-                self.timers.schedule_mono(self.now.mono + Duration::from_millis(answer_delay_ms), TimerKind::Answer(id));
+                self.send_on(tx, ringing);
+                self.timers.schedule_mono(self.now.mono + Duration::from_millis(answer_delay_ms), TimerKind::Answer(leg_id));
             }
-            None => self.answer_call(id),
+            None => self.answer_leg(leg_id),
         }
     }
 
-    fn build_ringing(&self, call: &Call, local_tag: &str) -> Response {
-        let mut ringing = self.build_response(&call.invite, 180, "Ringing", local_tag);
-        ringing.headers.push(HeaderName::Contact, call.dialog.local_contact.to_string());
-        ringing
-    }
-
-    /// Sends the 200 OK with our SDP and starts retransmitting it until the ACK.
-    pub(super) fn answer_call(&mut self, id: CallId) {
-        let Some(call) = self.calls.get(&id) else { return };
-        if call.state != CallState::Ringing {
-            return;
-        }
-        let mut ok = self.build_response(&call.invite, 200, "OK", call.dialog.id.local_tag.as_str());
-        ok.headers.push(HeaderName::Contact, call.dialog.local_contact.to_string());
+    /// Sends the 200 OK with our SDP on a ringing UAS leg and retransmits it until the ACK.
+    pub(super) fn answer_leg(&mut self, leg_id: LegId) {
+        let Some(leg) = self.legs.get(leg_id) else { return };
+        let (Side::Uas(_), LegState::Ringing, Some(dialog)) = (&leg.side, leg.state, leg.dialog.as_ref()) else { return };
+        let reference = self.calls.get(&leg.call).map(|call| call.reference.to_string().replace(' ', "")).unwrap_or_default();
+        let mut ok = self.build_response(&leg.invite, 200, "OK", dialog.id.local_tag.as_str());
+        ok.headers.push(HeaderName::Contact, dialog.local_contact.to_string());
         ok.headers.push(HeaderName::Allow, ALLOWED_METHODS);
         // The upstream municipal phone system logs the reference number the caller may
         // quote later; it is the same value the agent's INVITE carries.
-        ok.headers.push(HeaderName::Other(Bytes::from_static(REFERENCE_HEADER)), call.reference.to_string().replace(' ', ""));
+        ok.headers.push(HeaderName::Other(Bytes::from_static(REFERENCE_HEADER)), reference);
         ok.headers.push(HeaderName::ContentType, "application/sdp");
-        ok.body = call.local_sdp.clone();
-        let invite_tx = call.invite_tx;
+        ok.body = leg.local_sdp.clone();
+        let invite_tx = leg.invite_tx;
         let t1 = Duration::from_millis(self.config.timers.t1_ms);
-        if let Some(call) = self.calls.get_mut(&id) {
-            call.state = CallState::AwaitingAck;
-            call.ok_response = Some(ok.clone());
+        if let Some(leg) = self.legs.get_mut(leg_id) {
+            leg.state = LegState::AwaitingAck;
+            if let Side::Uas(answer) = &mut leg.side {
+                answer.ok_response = Some(ok.clone());
+            }
         }
         self.send_on(invite_tx, ok);
         // RFC 3261 §13.3.1.4: the UAS core retransmits the 2xx at T1, doubling up to T2,
         // until the ACK arrives, and gives up after 64*T1 (then sends BYE).
-        self.timers.schedule_mono(self.now.mono + t1, TimerKind::RetransmitOk(id));
-        self.timers.schedule_mono(self.now.mono + t1 * 64, TimerKind::AckTimeout(id));
+        self.timers.schedule_mono(self.now.mono + t1, TimerKind::RetransmitOk(leg_id));
+        self.timers.schedule_mono(self.now.mono + t1 * 64, TimerKind::AckTimeout(leg_id));
     }
 
-    pub(super) fn retransmit_ok(&mut self, id: CallId) {
+    pub(super) fn retransmit_ok(&mut self, leg_id: LegId) {
         let t2 = Duration::from_millis(self.config.timers.t2_ms);
-        let Some(call) = self.calls.get_mut(&id) else { return };
-        if call.state != CallState::AwaitingAck {
-            return;
-        }
-        let Some(ok) = call.ok_response.clone() else { return };
-        call.ok_retransmit_interval = (call.ok_retransmit_interval * 2).min(t2);
-        let next = self.now.mono + call.ok_retransmit_interval;
-        let peer = call.peer;
-        self.timers.schedule_mono(next, TimerKind::RetransmitOk(id));
+        let now = self.now.mono;
+        let Some(leg) = self.legs.get_mut(leg_id) else { return };
+        let peer = leg.peer;
+        let (LegState::AwaitingAck, Side::Uas(answer)) = (leg.state, &mut leg.side) else { return };
+        let Some(ok) = answer.ok_response.clone() else { return };
+        answer.retransmit_interval = (answer.retransmit_interval * 2).min(t2);
+        let next = now + answer.retransmit_interval;
+        self.timers.schedule_mono(next, TimerKind::RetransmitOk(leg_id));
         self.send_stateless(ok, peer);
     }
 
-    pub(super) fn on_ack_timeout(&mut self, id: CallId) {
-        if self.calls.get(&id).map(|call| call.state == CallState::AwaitingAck) == Some(true) {
-            tracing::info!(call = %id, reference = %self.reference_label(id), "no ACK for our 200 OK");
-            self.hang_up(id, EndReason::NoAck);
+    pub(super) fn on_ack_timeout(&mut self, leg_id: LegId) {
+        let Some(leg) = self.legs.get(leg_id) else { return };
+        if leg.state == LegState::AwaitingAck {
+            let call = leg.call;
+            tracing::info!(%call, reference = %self.reference_label(call), "no ACK for our 200 OK");
+            self.hang_up(call, EndReason::NoAck);
         }
     }
 
@@ -256,295 +272,54 @@ impl Engine {
     /// and 487 for the INVITE if it has no final response yet.
     pub(super) fn on_cancel(&mut self, invite_tx: TransactionId, cancel_tx: TransactionId, request: Request, _peer: Peer) {
         self.reply(cancel_tx, &request, 200, "OK");
-        let ringing = self
-            .calls
-            .values()
-            .find(|call| call.invite_tx == invite_tx && call.state == CallState::Ringing)
-            .map(|call| call.id);
-        if let Some(id) = ringing {
-            let Some(call) = self.calls.get(&id) else { return };
-            let terminated = self.build_response(&call.invite, 487, "Request Terminated", call.dialog.id.local_tag.as_str());
-            self.send_on(invite_tx, terminated);
-            self.end_call(id, EndReason::CallerCancelled);
+        let Some(leg) = self.legs.by_transaction(invite_tx).and_then(|id| self.legs.get(id)) else { return };
+        if leg.state != LegState::Ringing || !matches!(leg.side, Side::Uas(_)) {
+            return;
         }
+        let call = leg.call;
+        let terminated = self.build_response(&leg.invite, 487, "Request Terminated", &leg.local_tag());
+        self.send_on(invite_tx, terminated);
+        self.end_call(call, EndReason::CallerCancelled);
     }
 
     /// ACK for our 2xx (non-2xx ACKs are absorbed by the transaction layer).
     pub(super) fn on_ack(&mut self, request: Request, _peer: Peer) {
-        let Some(DialogOwner::Caller(id)) = self.dialog_owner(&request) else {
-            tracing::debug!("ACK matching no caller dialog dropped");
+        let Some(leg_id) = self.dialog_leg(&request) else {
+            tracing::debug!("ACK matching no dialog of ours dropped");
             return;
         };
-        let Some(call) = self.calls.get_mut(&id) else { return };
-        if call.state != CallState::AwaitingAck {
+        let Some(leg) = self.legs.get_mut(leg_id) else { return };
+        let (LegState::AwaitingAck, Side::Uas(answer)) = (leg.state, &mut leg.side) else {
             return; // a retransmitted ACK
+        };
+        answer.ok_response = None;
+        let late_offer = answer.late_offer;
+        leg.state = LegState::Connected;
+        if let Some(dialog) = leg.dialog.as_mut() {
+            dialog.confirm();
         }
-        if call.late_offer {
-            let answer = String::from_utf8_lossy(&request.body).into_owned();
-            match sdp::parse_answer(&answer) {
+        let (id, media) = (leg.call, leg.media);
+        if late_offer {
+            match sdp::parse_answer(&String::from_utf8_lossy(&request.body)) {
                 Ok(negotiated) => {
-                    let update = MediaCommand::Update {
-                        session: call.media,
-                        remote: negotiated.remote_rtp,
-                        format: media_format(&negotiated),
-                    };
+                    let update = MediaCommand::Update { session: media, remote: negotiated.remote_rtp, format: media_format(&negotiated) };
                     self.outputs.push_back(Output::Media(update));
                 }
                 Err(error) => {
-                    tracing::info!(call = %id, reference = call.reference.value(), %error, "late-offer answer in ACK unusable");
-                    call.state = CallState::Established;
+                    tracing::info!(call = %id, reference = %self.reference_label(id), %error, "late-offer answer in ACK unusable");
                     self.hang_up(id, EndReason::NoCommonCodec);
                     return;
                 }
             }
         }
         let Some(call) = self.calls.get_mut(&id) else { return };
-        call.state = CallState::Established;
         call.established_at = Some(self.now.mono);
         call.history.established(self.now);
-        call.ok_response = None;
-        call.dialog.confirm();
         let tenant = call.tenant.clone();
         self.stats.calls_established += 1;
         tracing::info!(call = %id, reference = %self.reference_label(id), "call established");
         self.outputs.push_back(Output::Notify(Notification::CallEstablished { call: id, tenant }));
         self.route_established(id);
-    }
-
-    /// A request inside one of our dialogs.
-    fn on_in_dialog(&mut self, tx: TransactionId, request: Request) {
-        let id = match self.dialog_owner(&request) {
-            Some(DialogOwner::Caller(id)) => id,
-            Some(DialogOwner::Leg(leg)) => {
-                self.on_leg_request(leg, tx, &request);
-                return;
-            }
-            None => {
-                self.reply(tx, &request, 481, "Call/Transaction Does Not Exist");
-                return;
-            }
-        };
-        let Some(call) = self.calls.get_mut(&id) else { return };
-        if let Err(error) = call.dialog.handle_request(&request) {
-            // RFC 3261 §12.2.2: a lower CSeq than the last one is answered 500.
-            tracing::debug!(call = %id, reference = call.reference.value(), %error, "in-dialog request refused");
-            let tag = call.dialog.id.local_tag.as_str().to_string();
-            let response = self.build_response(&request, 500, "Server Internal Error", &tag);
-            self.send_on(tx, response);
-            return;
-        }
-        let tag = call.dialog.id.local_tag.clone();
-        let contact = call.dialog.local_contact.to_string();
-        let local_sdp = call.local_sdp.clone();
-        match request.method {
-            Method::Bye => {
-                let ok = self.build_response(&request, 200, "OK", &tag);
-                self.send_on(tx, ok);
-                tracing::info!(call = %id, reference = %self.reference_label(id), "caller hung up");
-                self.end_call(id, EndReason::CallerHungUp);
-            }
-            Method::Invite => {
-                // Re-INVITE: session refresh or hold. We keep our media as it is and answer
-                // with our current SDP (with a new version), which RFC 3264 §8 allows. A
-                // hold while connected counts as hold time in the record.
-                self.note_hold(id, &request.body);
-                let mut ok = self.build_response(&request, 200, "OK", &tag);
-                ok.headers.push(HeaderName::Contact, contact);
-                ok.headers.push(HeaderName::ContentType, "application/sdp");
-                ok.body = local_sdp;
-                self.send_on(tx, ok);
-            }
-            _ => {
-                let ok = self.build_response(&request, 200, "OK", &tag);
-                self.send_on(tx, ok);
-            }
-        }
-    }
-
-    /// A response to one of our client transactions (so far only BYE).
-    pub(super) fn on_response(&mut self, tx: TransactionId, response: Response) {
-        if let Some(leg) = self.leg_by_tx.get(&tx).copied() {
-            self.on_leg_response(leg, tx, response);
-            return;
-        }
-        if response.is_provisional() {
-            return;
-        }
-        let ended = self.calls.values().find(|call| call.bye_tx == Some(tx)).map(|call| call.id);
-        if let Some(id) = ended {
-            self.finish_ending(id);
-        }
-    }
-
-    /// A response no transaction wanted, e.g. a 2xx retransmission to a request of ours
-    /// after its transaction ended. Nothing to do; counted in the log only.
-    pub(super) fn on_stray_response(&mut self, response: Response, peer: Peer) {
-        // A 2xx retransmitted by an agent's phone after its INVITE transaction ended: it
-        // did not get our ACK, so ACK again (RFC 3261 §13.2.2.4).
-        let key = DialogKey::from_response(&response, LocalSide::Sender).ok();
-        if let Some(DialogOwner::Leg(leg)) = key.and_then(|key| self.dialogs.get(&key).copied()) {
-            if response.status / 100 == 2 {
-                self.resend_leg_ack(leg);
-                return;
-            }
-        }
-        tracing::debug!(status = response.status, remote = %peer.remote, "stray response ignored");
-    }
-
-    /// A transaction failed: our BYE got no answer (the call is over anyway), or the
-    /// caller's INVITE transaction timed out.
-    pub(super) fn on_transaction_failed(&mut self, tx: TransactionId) {
-        if let Some(leg) = self.leg_by_tx.get(&tx).copied() {
-            self.on_leg_failed(leg, tx);
-            return;
-        }
-        let affected = self
-            .calls
-            .values()
-            .find(|call| call.bye_tx == Some(tx) || (call.invite_tx == tx && call.state != CallState::Established))
-            .map(|call| (call.id, call.bye_tx == Some(tx)));
-        match affected {
-            Some((id, true)) => self.finish_ending(id),
-            Some((id, false)) => self.end_call(id, EndReason::TransportFailure),
-            None => {}
-        }
-    }
-
-    /// We end the call: send BYE in the caller's dialog, end when it is answered.
-    pub(super) fn hang_up(&mut self, id: CallId, reason: EndReason) {
-        let branch = self.new_branch();
-        let Some(call) = self.calls.get_mut(&id) else { return };
-        if call.state == CallState::Ending {
-            return;
-        }
-        if call.state == CallState::Ringing {
-            // Not answered yet: a final error response ends it.
-            let invite_tx = call.invite_tx;
-            let tag = call.dialog.id.local_tag.clone();
-            let invite = call.invite.clone();
-            let response = self.build_response(&invite, 480, "Temporarily Unavailable", &tag);
-            self.send_on(invite_tx, response);
-            self.end_call(id, reason);
-            return;
-        }
-        call.state = CallState::Ending;
-        call.end_reason = Some(reason);
-        let sent_by = SocketAddrText(self.config.advertised).to_string();
-        let bye = call.dialog.make_request(Method::Bye, branch, &sent_by, call.peer.transport);
-        let peer = call.peer;
-        let tx = self.transactions.send_request(self.now.mono, bye, peer);
-        self.flush_transmits();
-        if let Some(call) = self.calls.get_mut(&id) {
-            call.bye_tx = Some(tx);
-        }
-    }
-
-    fn finish_ending(&mut self, id: CallId) {
-        let reason = self.calls.get(&id).and_then(|call| call.end_reason.clone()).unwrap_or(EndReason::TransportFailure);
-        self.end_call(id, reason);
-    }
-
-    /// Removes the call, releases its media and emits its one disposition.
-    pub(super) fn end_call(&mut self, id: CallId, reason: EndReason) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
-        let legs = call.legs.clone();
-        for leg in &legs {
-            if self.legs.get(leg).is_some_and(|l| l.answered) {
-                call.history.leg_hung_up(self.now, *leg);
-            }
-        }
-        // Not waiting any more: a ringing agent leg is cancelled, not a missed offer.
-        call.phase = Phase::Leaving(reason.clone());
-        for leg in legs {
-            self.cancel_leg(leg);
-        }
-        // The ACD learns the caller is gone: an abandon while waiting, the end of the
-        // conversation when connected; unknown to it (menu, closed) is fine.
-        // Unknown to the ACD (menu, closed) is not an error: such a call has no disposition.
-        if self.acd.caller_abandoned(self.now.mono, id).is_ok() {
-            // The ACD's disposition (abandoned) goes into the record before it is finished.
-            self.drain_acd_actions();
-        }
-        let Some(call) = self.calls.remove(&id) else { return };
-        self.flows.remove(&call.peer, super::connections::FlowUser::Call(id));
-        self.call_by_media.remove(&call.media);
-        self.dialogs.remove(&call.dialog.id);
-        self.ports.release(call.rtp_port);
-        self.stats.calls_ended += 1;
-        let duration = self.now.mono - call.established_at.unwrap_or(call.arrived_at);
-        tracing::info!(call = %id, reference = call.reference.value(), reason = %reason.as_str(), duration_ms = duration.as_millis() as u64, "call ended");
-        self.outputs.push_back(Output::Media(MediaCommand::Close { session: call.media, rtp_port: call.rtp_port }));
-        let record = call.history.finish(self.now, call.reference.value().to_string(), call.tenant.clone(), reason.as_str());
-        self.outputs.push_back(Output::Notify(Notification::CallEnded { call: id, tenant: call.tenant, reason, duration }));
-        self.persist_record(Record::Call(record));
-        self.check_drained();
-    }
-
-    /// Whose dialog this in-dialog request belongs to (the To tag is our tag).
-    fn dialog_owner(&self, request: &Request) -> Option<DialogOwner> {
-        let key = DialogKey::from_request(request, LocalSide::Receiver).ok()?;
-        self.dialogs.get(&key).copied()
-    }
-
-    /// A request from an agent's phone inside its leg's dialog.
-    fn on_leg_request(&mut self, leg: LegId, tx: TransactionId, request: &Request) {
-        if request.method == Method::Bye {
-            self.on_leg_bye(leg, tx, request);
-            return;
-        }
-        if request.method == Method::Invite {
-            if let Some(call) = self.legs.get(&leg).map(|l| l.call) {
-                self.note_hold(call, &request.body);
-            }
-        }
-        let Some(agent_leg) = self.legs.get_mut(&leg) else { return };
-        let Some(dialog) = agent_leg.dialog.as_mut() else { return };
-        let tag = dialog.id.local_tag.clone();
-        let accepted = dialog.handle_request(request).is_ok();
-        let contact = dialog.local_contact.to_string();
-        let local_sdp = agent_leg.local_sdp.clone();
-        if !accepted {
-            let response = self.build_response(request, 500, "Server Internal Error", &tag);
-            self.send_on(tx, response);
-            return;
-        }
-        let mut ok = self.build_response(request, 200, "OK", &tag);
-        if request.method == Method::Invite {
-            // Re-INVITE from the agent's phone (hold, refresh): our media stays as offered.
-            ok.headers.push(HeaderName::Contact, contact);
-            ok.headers.push(HeaderName::ContentType, "application/sdp");
-            ok.body = local_sdp;
-        }
-        self.send_on(tx, ok);
-    }
-
-    /// A re-INVITE's offer (from the caller or the agent) put the other party on hold or
-    /// took them off it: counted as hold time while the call is connected.
-    pub(super) fn note_hold(&mut self, id: CallId, body: &[u8]) {
-        let Some(on_hold) = std::str::from_utf8(body).ok().and_then(sdp::holds) else { return };
-        let now = self.now;
-        if let Some(call) = self.calls.get_mut(&id) {
-            if matches!(call.phase, Phase::Connected(_)) {
-                call.history.hold(now, on_hold);
-            }
-        }
-    }
-
-    /// Our Contact for a dialog on `peer`'s transport.
-    fn local_contact(&self, peer: &Peer) -> NameAddr {
-        let mut params = Vec::new();
-        if peer.transport == TransportKind::Tcp {
-            params.push(Param::new("transport", "tcp"));
-        }
-        NameAddr::from_uri(SipUri {
-            scheme: "sip".into(),
-            user: Some("veertien".into()),
-            password: None,
-            host: IpText(self.config.advertised.ip()).to_string(),
-            port: Some(self.config.advertised.port()),
-            params,
-            headers: Vec::new(),
-        })
     }
 }
 

@@ -7,16 +7,20 @@
 //! decides what to do with every request: answer a tenant's number, refuse with the right
 //! status code, or absorb it.
 
-mod agent_leg;
+mod agent_offer;
 mod agents;
 mod call;
+mod call_end;
 mod call_history;
 mod caller_id;
 mod commands;
 mod connections;
+mod dialog_requests;
 mod inbound;
+mod leg;
 mod media_commands;
 mod media_events;
+mod outbound;
 mod persist;
 pub mod record;
 mod responses;
@@ -25,7 +29,8 @@ mod rtp_ports;
 mod stats;
 mod timers;
 
-pub use call::{CallState, EndReason, Phase};
+pub use call::{EndReason, Phase};
+pub use leg::{LegState, Party};
 pub use commands::{agent_state_name, parse_pause_reason, pause_reason_name, AgentView, CallView, Command, CommandError, QueueView, Reply};
 pub use responses::REFERENCE_HEADER;
 pub use routing::WELCOME_PROMPT;
@@ -38,14 +43,14 @@ use persist::PersistQueue;
 use crate::config::Cidr;
 use crate::acd::reference::{ReferenceAllocator, DEFAULT_UNIQUENESS_WINDOW};
 use crate::acd::{Acd, AcdConfig, Disposition};
-use crate::core::ids::{CallId, IdAllocator, LegId, MediaSessionId, TransactionId};
+use crate::acd::reference::ReferenceNumber;
+use crate::core::ids::{CallId, IdAllocator, MediaSessionId};
 use crate::core::rng::SeededRng;
 use crate::core::time::{Instant, Now};
 use crate::dialplan::{AgentId, DialPlan, TenantId};
 use crate::sip::registrar::{Registrar, RegistrarConfig};
-use agent_leg::AgentLeg;
 use agents::AgentDirectory;
-use crate::sip::dialog::DialogKey;
+use leg::LegTable;
 use crate::sip::msg::{self, Message};
 use crate::sip::timers::SipTimers;
 use crate::sip::transaction::{TransactionEvent, TransactionLayer};
@@ -184,23 +189,16 @@ impl OfferOutcome {
     }
 }
 
-/// Who an established dialog belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DialogOwner {
-    /// The caller's dialog (we are UAS).
-    Caller(CallId),
-    /// An agent leg's dialog (we are UAC).
-    Leg(LegId),
-}
-
 /// The engine.
 pub struct Engine {
     config: EngineConfig,
     plan: DialPlan,
     transactions: TransactionLayer,
     calls: HashMap<CallId, Call>,
-    /// Dialog → its owner, to match in-dialog requests.
-    dialogs: HashMap<DialogKey, DialogOwner>,
+    /// Calls in progress by reference number (the API's lookup).
+    calls_by_reference: HashMap<ReferenceNumber, CallId>,
+    /// Every leg of every call, with its indexes.
+    legs: LegTable,
     /// The routing domain.
     acd: Acd,
     /// Agent accounts and digest authentication.
@@ -211,17 +209,10 @@ pub struct Engine {
     agent_aors: HashMap<String, String>,
     /// Reference numbers per tenant.
     references: HashMap<TenantId, ReferenceAllocator>,
-    /// Agent legs.
-    legs: HashMap<LegId, AgentLeg>,
-    /// Client transactions of agent legs.
-    leg_by_tx: HashMap<TransactionId, LegId>,
-    /// The caller's media session → its call, for media events.
-    call_by_media: HashMap<MediaSessionId, CallId>,
     /// Offers waiting for the agent's phone to finish clearing its previous leg.
     deferred_offers: HashMap<(TenantId, AgentId), CallId>,
-    /// Calls and agent legs by the TCP connection they use.
+    /// Legs by the TCP connection they use.
     flows: connections::FlowIndex,
-    leg_ids: IdAllocator,
     seed: u64,
     /// The engine's own deadlines, monotonic and wall-clock.
     timers: DeadlineQueue<TimerKind>,
@@ -256,17 +247,14 @@ impl Engine {
             registrar: Registrar::new(RegistrarConfig::default()),
             agent_aors: HashMap::new(),
             references: HashMap::new(),
-            legs: HashMap::new(),
-            leg_by_tx: HashMap::new(),
+            legs: LegTable::default(),
             deferred_offers: HashMap::new(),
             flows: connections::FlowIndex::default(),
-            call_by_media: HashMap::new(),
-            leg_ids: IdAllocator::default(),
             seed,
             plan,
             transactions,
             calls: HashMap::new(),
-            dialogs: HashMap::new(),
+            calls_by_reference: HashMap::new(),
             timers: DeadlineQueue::default(),
             ports,
             call_ids: IdAllocator::default(),
@@ -481,9 +469,7 @@ impl Engine {
                 TransactionEvent::Timeout { tx } | TransactionEvent::TransportError { tx } => {
                     self.on_transaction_failed(tx)
                 }
-                TransactionEvent::Terminated { tx } => {
-                    self.leg_by_tx.remove(&tx);
-                }
+                TransactionEvent::Terminated { tx } => self.legs.transaction_terminated(tx),
             }
         }
         any
@@ -492,9 +478,9 @@ impl Engine {
     fn fire_timers(&mut self) {
         while let Some(kind) = self.timers.pop_due(self.now) {
             match kind {
-                TimerKind::Answer(call) => self.answer_call(call),
-                TimerKind::RetransmitOk(call) => self.retransmit_ok(call),
-                TimerKind::AckTimeout(call) => self.on_ack_timeout(call),
+                TimerKind::Answer(leg) => self.answer_leg(leg),
+                TimerKind::RetransmitOk(leg) => self.retransmit_ok(leg),
+                TimerKind::AckTimeout(leg) => self.on_ack_timeout(leg),
                 TimerKind::MenuTimeout(call) => self.on_menu_timeout(call),
                 TimerKind::LeaveTimeout(call) => self.on_leave_timeout(call),
                 TimerKind::PersistTimeout(_) | TimerKind::PersistRetry(_) => {

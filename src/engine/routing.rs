@@ -1,7 +1,7 @@
 //! Where an answered call goes: closed message outside opening hours, the entry menu, a
 //! queue; and what the ACD asks for in return (ring agents, announce, overflow).
 
-use super::agent_leg::LegState;
+use super::leg::LegState;
 use super::call::{EndReason, Phase};
 use super::media_events::HOLD_MUSIC_PROMPT;
 use super::timers::TimerKind;
@@ -23,7 +23,7 @@ impl Engine {
     /// The caller's ACK arrived: decide where the call goes.
     pub(super) fn route_established(&mut self, id: CallId) {
         let Some(call) = self.calls.get(&id) else { return };
-        let media = call.media;
+        let Some(media) = self.caller_media(id) else { return };
         let Some(tenant) = self.plan.tenant(&call.tenant_id) else { return };
         if !calendar::is_open(&tenant.hours, &tenant.closed_days, self.now.wall) {
             let prompt = tenant.closed_prompt.clone();
@@ -97,7 +97,7 @@ impl Engine {
 
     fn go_to(&mut self, id: CallId, destination: Destination) {
         let Some(call) = self.calls.get(&id) else { return };
-        let media = call.media;
+        let Some(media) = self.caller_media(id) else { return };
         let queue = match destination {
             Destination::Queue(queue) => queue,
             Destination::Group(group) => {
@@ -144,9 +144,9 @@ impl Engine {
 
     /// Plays a last prompt, then hangs up (closed, queue full, overflow).
     fn leave_with_prompt(&mut self, id: CallId, prompt: &str, reason: EndReason) {
+        let Some(media) = self.caller_media(id) else { return };
         let Some(call) = self.calls.get_mut(&id) else { return };
         call.phase = Phase::Leaving(reason);
-        let media = call.media;
         self.play_prompts(media, vec![prompt.to_string()], false, false);
         self.timers.schedule_mono(self.now.mono + LEAVING_PROMPT_LIMIT, TimerKind::LeaveTimeout(id));
     }
@@ -191,11 +191,11 @@ impl Engine {
                     });
                     // Only the ringing leg: an earlier offer of the same call to the same
                     // agent may still be waiting for the 487 to its CANCEL.
-                    let ringing = self
-                        .legs
-                        .values()
-                        .find(|leg| leg.call == call && leg.agent == agent && leg.state == LegState::Ringing)
-                        .map(|leg| leg.id);
+                    let ringing = self.calls.get(&call).and_then(|c| {
+                        c.legs.iter().copied().find(|&leg| {
+                            self.legs.get(leg).is_some_and(|leg| leg.agent() == Some(&agent) && leg.state == LegState::Ringing)
+                        })
+                    });
                     if let Some(leg) = ringing {
                         self.cancel_leg(leg);
                     }
@@ -230,7 +230,7 @@ impl Engine {
         if call.phase != Phase::Queued {
             return;
         }
-        let media = call.media;
+        let Some(media) = self.caller_media(id) else { return };
         let mut prompts = vec!["position_prefix".to_string()];
         prompts.extend(number_prompts(position as u32));
         prompts.push("position_suffix".into());

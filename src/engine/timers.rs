@@ -1,20 +1,20 @@
 //! What the engine's own timers (those above the transaction layer) are for: answer
 //! delay, 2xx retransmission, ACK wait, menu and prompt limits, persist retries, shutdown
 //! drain. They live in the engine's one [`crate::core::deadlines::DeadlineQueue`], with lazy
-//! cancellation: a timer whose call is gone or changed state is ignored when it fires.
+//! cancellation: a timer whose call or leg is gone or changed state is ignored when it fires.
 
 use super::record::PersistTicket;
-use crate::core::ids::CallId;
+use crate::core::ids::{CallId, LegId};
 
 /// What a timer is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TimerKind {
-    /// Send the 200 OK for a ringing call.
-    Answer(CallId),
-    /// Retransmit the 200 OK (RFC 3261 §13.3.1.4).
-    RetransmitOk(CallId),
+    /// Send the 200 OK on a ringing UAS leg.
+    Answer(LegId),
+    /// Retransmit a UAS leg's 200 OK (RFC 3261 §13.3.1.4).
+    RetransmitOk(LegId),
     /// Give up waiting for the ACK after 64*T1.
-    AckTimeout(CallId),
+    AckTimeout(LegId),
     /// The entry menu waited long enough for a digit.
     MenuTimeout(CallId),
     /// A last prompt (closed, overflow) has played long enough: hang up.
