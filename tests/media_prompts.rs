@@ -75,6 +75,7 @@ fn readme_lists_exactly_the_generated_files() {
             "wait_more_than",
             "wait_minutes",
             "callback_offer",
+            "transfer_failed",
             "reference_prefix",
             "closed",
             "hold_music",

@@ -55,6 +55,9 @@ speak wait_minutes "minuten."
 
 speak callback_offer "Toets 1 om teruggebeld te worden."
 
+# A transfer nobody answered: the caller is back in the queue, ahead of the others.
+speak transfer_failed "Het is niet gelukt u door te verbinden. U bent weer in de wachtrij, als eerste aan de beurt."
+
 # Reference number: reference_prefix + num_0..num_9, one per digit.
 speak reference_prefix "Uw referentienummer is"
 

@@ -37,6 +37,9 @@ pub struct Tenant {
     pub agents: Vec<Agent>,
     /// Backoffice groups (transfer targets).
     pub groups: Vec<Group>,
+    /// Transfers one call may make (0..=10, default 2: the Dutch "max 2× doorverbinden");
+    /// a further transfer is refused and the caller stays with the agent.
+    pub max_transfers: u32,
 }
 
 impl Tenant {
@@ -235,18 +238,19 @@ pub fn parse_tenant(file_name: &str, text: &str) -> Result<Tenant, Vec<DialplanE
 
 fn parse_sections<'t>(top: &mut Section<'t>, errors: &mut ErrorList) -> Option<Tenant> {
     let tenant_section = top.table("tenant", errors);
-    let (id, name, realm, numbers) = match tenant_section {
+    let (id, name, realm, numbers, max_transfers) = match tenant_section {
         Some(mut section) => {
             let id = section.name("id", errors);
             let name = section.string("name", errors);
             let realm = section.string("realm", errors);
             let numbers = parse_numbers(&mut section, errors);
+            let max_transfers = section.uint("max_transfers", 0, 10, 2, errors);
             section.finish(errors);
-            (id, name, realm, numbers)
+            (id, name, realm, numbers, max_transfers)
         }
         None => {
             errors.push("tenant", "missing");
-            (None, None, None, Vec::new())
+            (None, None, None, Vec::new(), 2)
         }
     };
 
@@ -307,6 +311,7 @@ fn parse_sections<'t>(top: &mut Section<'t>, errors: &mut ErrorList) -> Option<T
         menu,
         agents,
         groups,
+        max_transfers,
     })
 }
 

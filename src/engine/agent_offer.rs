@@ -67,7 +67,15 @@ impl Engine {
     /// Ringing a party failed (a final error, no answer, no usable audio, unreachable).
     pub(super) fn on_ring_failed(&mut self, leg_id: LegId, failure: OfferFailure) {
         let Some(leg) = self.legs.get(leg_id) else { return };
-        let Party::Agent(agent) = leg.party.clone() else { return };
+        let agent = match leg.party.clone() {
+            Party::Agent(agent) => agent,
+            Party::Member { .. } => {
+                self.report_ring_ended(leg_id, offer_outcome(failure));
+                self.on_member_failed(leg_id, failure);
+                return;
+            }
+            Party::Caller => return,
+        };
         let call = leg.call;
         tracing::info!(%call, reference = %self.reference_label(call), %agent, status = ?leg.final_status, "agent did not take the call");
         self.report_ring_ended(leg_id, offer_outcome(failure));
@@ -79,8 +87,12 @@ impl Engine {
     /// The party on a leg we rang answered with usable audio.
     pub(super) fn on_party_answered(&mut self, leg_id: LegId) {
         let Some(leg) = self.legs.get(leg_id) else { return };
-        let Party::Agent(agent) = leg.party.clone() else { return };
-        let (call, media) = (leg.call, leg.media);
+        let agent = match leg.party.clone() {
+            Party::Agent(agent) => agent,
+            Party::Member { .. } => return self.on_member_answered(leg_id),
+            Party::Caller => return,
+        };
+        let call = leg.call;
         if self.acd.offer_answered(self.now.mono, call, &agent).is_err() {
             // The caller left, or another agent was faster.
             self.bye_leg(leg_id);
@@ -96,28 +108,34 @@ impl Engine {
         let Some(caller) = self.calls.get_mut(&call) else { return };
         caller.history.answered(now, agent.as_str(), wrap_up);
         caller.phase = Phase::Connected;
-        caller.bridges.push((caller.caller, leg_id));
-        let Some(caller_media) = self.legs.get(caller.caller).map(|leg| leg.media) else { return };
+        caller.in_agent_conversation = true;
+        let caller_leg = caller.caller;
         tracing::info!(%call, reference = %self.reference_label(call), %agent, "agent answered; bridging");
-        self.outputs.push_back(Output::Media(super::MediaCommand::Bridge { a: caller_media, b: media }));
+        self.bridge(call, caller_leg, leg_id);
     }
 
-    /// Reports how ringing a party ended, once: to the statistics (reachability) and the
-    /// call's record.
+    /// Reports how ringing a party ended, once: to the call's record, and for agents to
+    /// the statistics (reachability per agent; a group's comes with its transfer).
     pub(super) fn report_ring_ended(&mut self, leg_id: LegId, outcome: OfferOutcome) {
         let Some(leg) = self.legs.get_mut(leg_id) else { return };
         if leg.reported {
             return;
         }
         leg.reported = true;
-        let Party::Agent(agent) = &leg.party else { return };
+        let target = match &leg.party {
+            Party::Agent(agent) => agent.as_str(),
+            Party::Member { target, .. } => target.as_str(),
+            Party::Caller => return,
+        };
         let ring_time = self.now.mono - leg.started_at;
-        let notification = Notification::OfferEnded { call: leg.call, tenant: leg.tenant.clone(), agent: agent.clone(), outcome, ring_time };
         let now = self.now;
         if let Some(call) = self.calls.get_mut(&leg.call) {
-            call.history.leg_ended_ringing(now, leg_id, leg.party.kind(), agent.as_str(), ring_time, outcome, leg.final_status);
+            call.history.leg_ended_ringing(now, leg_id, leg.party.kind(), target, ring_time, outcome, leg.final_status);
         }
-        self.outputs.push_back(Output::Notify(notification));
+        if let Party::Agent(agent) = &leg.party {
+            let notification = Notification::OfferEnded { call: leg.call, tenant: leg.tenant.clone(), agent: agent.clone(), outcome, ring_time };
+            self.outputs.push_back(Output::Notify(notification));
+        }
     }
 
     /// The after-call work the ACD gives an agent answering `call`: its queue's wrap-up.

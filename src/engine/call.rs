@@ -3,6 +3,7 @@
 //! will leave.
 
 use super::call_history::CallHistory;
+use super::transfer::Transfer;
 use crate::acd::reference::ReferenceNumber;
 use crate::core::ids::LegId;
 use crate::core::time::Instant;
@@ -19,6 +20,8 @@ pub enum Phase {
     Queued,
     /// Talking to a party: the call's bridges say who hears whom.
     Connected,
+    /// On hold while a transfer's target rings or consults with the agent.
+    Transferring,
     /// Hearing a last prompt (closed, lines busy), then we hang up for this reason.
     Leaving(EndReason),
 }
@@ -44,6 +47,8 @@ pub enum EndReason {
     MediaUnavailable,
     /// The agent hung up after talking to the caller.
     AgentHungUp,
+    /// The backoffice member who took a transfer hung up.
+    BackofficeHungUp,
     /// Outside opening hours (after the closed prompt).
     Closed,
     /// The queue overflowed to a prompt or could not take the call.
@@ -63,8 +68,28 @@ impl EndReason {
             EndReason::MediaInactive => "media_inactive",
             EndReason::MediaUnavailable => "media_unavailable",
             EndReason::AgentHungUp => "agent_hung_up",
+            EndReason::BackofficeHungUp => "backoffice_hung_up",
             EndReason::Closed => "closed",
             EndReason::Overflowed => "overflowed",
+        }
+    }
+}
+
+/// How a transfer hands the caller over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferMode {
+    /// Cold: the target rings while the caller holds; the agent is gone.
+    Blind,
+    /// Warm: the agent talks to the target first, then completes or cancels.
+    Warm,
+}
+
+impl TransferMode {
+    /// Stable name for records and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferMode::Blind => "cold",
+            TransferMode::Warm => "warm",
         }
     }
 }
@@ -97,6 +122,13 @@ pub struct Call {
     /// Pairs of legs whose media is bridged.
     pub bridges: Vec<(LegId, LegId)>,
     pub context: CallContext,
+    /// A transfer under way.
+    pub transfer: Option<Transfer>,
+    /// Transfers completed (the hop limit counts these).
+    pub transfers_made: u32,
+    /// The ACD counts the call as a conversation with an agent (ended once, on the
+    /// agent's leaving or on handing the caller over).
+    pub in_agent_conversation: bool,
     pub arrived_at: Instant,
     pub established_at: Option<Instant>,
     /// Why we are hanging up, once we sent the caller our BYE.

@@ -25,8 +25,16 @@ impl Engine {
                 };
                 self.end_call(call, reason);
             }
-            Party::Agent(agent) => {
-                let talking = self.calls.get(&call).is_some_and(|c| c.caller_partner() == Some(leg_id));
+            Party::Agent(_) | Party::Member { .. } => {
+                let call_state = self.calls.get(&call);
+                let talking = call_state.is_some_and(|c| c.caller_partner() == Some(leg_id));
+                let transfer = call_state.and_then(|c| c.transfer.as_ref());
+                if transfer.is_some_and(|t| t.transferor == Some(leg_id)) {
+                    return self.on_transferor_left(call, leg_id);
+                }
+                if transfer.is_some_and(|t| t.consulting == Some(leg_id)) {
+                    return self.on_consult_ended(call, leg_id);
+                }
                 if !talking {
                     if departure == Departure::HungUp || leg.state == LegState::Connected {
                         self.remove_leg(leg_id);
@@ -34,15 +42,14 @@ impl Engine {
                     // Legs still ringing or clearing are left to their failing transactions.
                     return;
                 }
-                tracing::info!(%call, reference = %self.reference_label(call), %agent, ?departure, "agent left the conversation");
-                self.remove_leg(leg_id);
-                if let Err(error) = self.acd.call_ended(self.now.mono, call) {
-                    tracing::debug!(%call, %error, "acd did not know the conversation");
-                }
-                let reason = match departure {
-                    Departure::HungUp => EndReason::AgentHungUp,
-                    Departure::ConnectionLost => EndReason::TransportFailure,
+                let reason = match (departure, &leg.party) {
+                    (Departure::ConnectionLost, _) => EndReason::TransportFailure,
+                    (Departure::HungUp, Party::Member { .. }) => EndReason::BackofficeHungUp,
+                    (Departure::HungUp, _) => EndReason::AgentHungUp,
                 };
+                tracing::info!(%call, reference = %self.reference_label(call), party = leg.party.kind(), ?departure, "the caller's partner left the conversation");
+                self.remove_leg(leg_id);
+                self.end_agent_conversation(call);
                 self.hang_up(call, reason);
             }
         }

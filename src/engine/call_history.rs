@@ -3,8 +3,8 @@
 //! [`CallRecord`] when the call ends. Wall-clock times, because a record is read by
 //! people and matched against other systems' logs.
 
-use super::call::CallContext;
-use super::record::{CallRecord, LegRecord};
+use super::call::{CallContext, TransferMode};
+use super::record::{CallRecord, LegRecord, TransferRecord};
 use super::OfferOutcome;
 use crate::core::ids::LegId;
 use crate::core::time::{Instant, Now};
@@ -24,6 +24,7 @@ pub struct CallHistory {
     disposition: Option<(String, Duration)>,
     hold: HoldClock,
     legs: Vec<(LegId, LegRecord)>,
+    transfers: Vec<TransferRecord>,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +58,7 @@ impl CallHistory {
             disposition: None,
             hold: HoldClock::default(),
             legs: Vec::new(),
+            transfers: Vec::new(),
         }
     }
 
@@ -127,6 +129,28 @@ impl CallHistory {
         }
     }
 
+    /// A transfer (or a menu's route to a group) to `target` started.
+    pub fn transfer_requested(&mut self, now: Now, mode: TransferMode, target: &str) {
+        self.transfers.push(TransferRecord {
+            mode: mode.as_str().to_string(),
+            target: target.to_string(),
+            requested_at_ms: now.wall.unix_ms(),
+            outcome: "pending".to_string(),
+            answered_by: None,
+            ended_at_ms: None,
+        });
+    }
+
+    /// The last transfer ended with `outcome` (`answered`, a bounce reason, `cancelled`),
+    /// taken by `answered_by` when answered.
+    pub fn transfer_ended(&mut self, now: Now, outcome: &str, answered_by: Option<&str>) {
+        if let Some(transfer) = self.transfers.last_mut() {
+            transfer.outcome = outcome.to_string();
+            transfer.answered_by = answered_by.map(str::to_string);
+            transfer.ended_at_ms = Some(now.wall.unix_ms());
+        }
+    }
+
     /// The finished record of a call that ended at `now` for `end_reason`.
     pub fn finish(mut self, now: Now, reference: String, tenant: String, end_reason: &str, context: &CallContext) -> CallRecord {
         self.hold(now, false);
@@ -136,6 +160,7 @@ impl CallHistory {
             None => ("not_queued".to_string(), self.wait_so_far(now)),
         };
         let answered = self.answered.take();
+        let handling = handling(answered.is_some(), &self.transfers);
         CallRecord {
             reference,
             tenant,
@@ -159,8 +184,26 @@ impl CallHistory {
             notes: context.notes.clone(),
             previous_references: context.previous_references.clone(),
             legs: self.legs.into_iter().map(|(_, record)| record).collect(),
+            handling,
+            transfers: self.transfers,
         }
     }
+}
+
+/// How the contact centre handled the call, for the 80 % norm: `handled` by the agent who
+/// answered, `transferred_cold` or `transferred_warm` (the last transfer that was
+/// answered), `bounced` (a transfer came back and none was answered after), or
+/// `not_handled` (no agent answered).
+fn handling(answered: bool, transfers: &[TransferRecord]) -> String {
+    let last_answered = transfers.iter().rev().find(|t| t.outcome == "answered");
+    let handling = match (last_answered, transfers.iter().any(|t| t.outcome != "answered" && t.outcome != "cancelled")) {
+        (Some(transfer), _) if transfer.mode == "warm" => "transferred_warm",
+        (Some(_), _) => "transferred_cold",
+        (None, true) => "bounced",
+        (None, false) if answered => "handled",
+        (None, false) => "not_handled",
+    };
+    handling.to_string()
 }
 
 fn duration_ms(duration: Duration) -> u64 {

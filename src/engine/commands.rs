@@ -14,7 +14,10 @@ use crate::acd::{AcdError, AgentState, PauseReason};
 use crate::core::time::Now;
 use crate::dialplan::{AgentId, TenantId};
 
-use super::call::{Call, Phase};
+use super::call::{Call, Phase, TransferMode};
+use super::leg::{LegState, Party};
+use super::transfer::TransferError;
+use crate::core::ids::CallId;
 use super::Engine;
 
 /// A request to the engine from the API.
@@ -36,7 +39,32 @@ pub enum Command {
     ActiveCalls,
     /// One call by its 8-digit reference number (spaces and dashes allowed).
     CallByReference(String),
+    /// Sets what the call is about; what is `None` stays as it was.
+    SetContext { reference: String, context: ContextUpdate },
+    /// Transfers the caller, talking to an agent, to a group, agent or queue of its
+    /// tenant (`warm`: the agent talks to the target first), with context.
+    Transfer { reference: String, target: String, mode: TransferMode, context: ContextUpdate },
+    /// Completes a warm transfer whose target is consulting.
+    CompleteTransfer(String),
+    /// Withdraws a transfer under way: caller and agent talk again.
+    CancelTransfer(String),
 }
+
+/// Context set over the API; bounded ([`MAX_SUBJECT_CHARS`], [`MAX_NOTES_CHARS`],
+/// [`MAX_PREVIOUS_REFERENCES`]) because it travels with the call and into its record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContextUpdate {
+    pub subject: Option<String>,
+    pub notes: Option<String>,
+    pub previous_references: Option<Vec<String>>,
+}
+
+/// Longest subject (characters).
+pub const MAX_SUBJECT_CHARS: usize = 200;
+/// Longest notes (characters).
+pub const MAX_NOTES_CHARS: usize = 2000;
+/// Most previous reference numbers on one call.
+pub const MAX_PREVIOUS_REFERENCES: usize = 10;
 
 /// The engine's answer to a [`Command`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -69,6 +97,12 @@ pub enum CommandError {
     /// No call in progress has that reference.
     #[error("no call in progress with that reference")]
     UnknownCall,
+    /// Context beyond its bounds, or a previous reference that is not one.
+    #[error("bad context: {0}")]
+    BadContext(String),
+    /// The transfer could not be started, completed or cancelled.
+    #[error(transparent)]
+    Transfer(#[from] TransferError),
 }
 
 /// One agent as the API shows it.
@@ -116,6 +150,38 @@ pub struct CallView {
     pub age_s: f64,
     /// The agent talking to the caller, when connected.
     pub agent: Option<String>,
+    /// What the call is about (set over the API); notes are personal data, shown only to
+    /// API tokens, never logged.
+    pub subject: Option<String>,
+    pub notes: Option<String>,
+    pub previous_references: Vec<String>,
+    /// Every leg of the call, the caller's first: who, and where the leg is.
+    pub legs: Vec<LegView>,
+    /// A transfer under way: its target and mode.
+    pub transfer: Option<TransferView>,
+    /// Transfers completed so far.
+    pub transfers_made: u32,
+}
+
+/// One leg of a call as the API shows it (never the caller's number).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LegView {
+    /// `caller`, `agent` or `backoffice`.
+    pub party: &'static str,
+    /// The agent id or the member's id or desk phone URI; none for the caller.
+    pub target: Option<String>,
+    /// `ringing`, `awaiting_ack`, `cancelling`, `connected` or `ending`.
+    pub state: &'static str,
+}
+
+/// A transfer under way as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TransferView {
+    pub target: String,
+    /// `cold` or `warm`.
+    pub mode: &'static str,
+    /// `ringing` or `consulting`.
+    pub state: &'static str,
 }
 
 /// Stable name of an agent state.
@@ -150,12 +216,23 @@ pub fn parse_pause_reason(name: &str) -> Option<PauseReason> {
     }
 }
 
+fn leg_state_name(state: LegState) -> &'static str {
+    match state {
+        LegState::Ringing => "ringing",
+        LegState::AwaitingAck => "awaiting_ack",
+        LegState::Cancelling => "cancelling",
+        LegState::Connected => "connected",
+        LegState::Ending => "ending",
+    }
+}
+
 fn phase_name(phase: &Phase) -> &'static str {
     match phase {
         Phase::Answering => "answering",
         Phase::Menu => "menu",
         Phase::Queued => "queued",
         Phase::Connected => "connected",
+        Phase::Transferring => "transferring",
         Phase::Leaving(_) => "leaving",
     }
 }
@@ -201,7 +278,72 @@ impl Engine {
                 let call = self.calls_by_reference.get(&reference).and_then(|id| self.calls.get(id)).ok_or(CommandError::UnknownCall)?;
                 Ok(Reply::Call(self.call_view(call)))
             }
+            Command::SetContext { reference, context } => {
+                let id = self.call_by_reference_text(&reference)?;
+                self.update_context(id, context)?;
+                self.call_reply(id)
+            }
+            Command::Transfer { reference, target, mode, context } => {
+                let id = self.call_by_reference_text(&reference)?;
+                self.update_context(id, context)?;
+                let target = self.resolve_target(id, &target)?;
+                self.start_transfer(id, target, mode, false)?;
+                self.call_reply(id)
+            }
+            Command::CompleteTransfer(reference) => {
+                let id = self.call_by_reference_text(&reference)?;
+                self.complete_warm_transfer(id)?;
+                self.call_reply(id)
+            }
+            Command::CancelTransfer(reference) => {
+                let id = self.call_by_reference_text(&reference)?;
+                self.cancel_transfer(id)?;
+                self.call_reply(id)
+            }
         }
+    }
+
+    fn call_by_reference_text(&self, text: &str) -> Result<CallId, CommandError> {
+        let reference = ReferenceNumber::parse(text).map_err(|error| CommandError::BadReference(error.to_string()))?;
+        self.calls_by_reference.get(&reference).copied().ok_or(CommandError::UnknownCall)
+    }
+
+    fn call_reply(&self, id: CallId) -> Result<Reply, CommandError> {
+        self.calls.get(&id).map(|call| Reply::Call(self.call_view(call))).ok_or(CommandError::UnknownCall)
+    }
+
+    /// Applies a context update after checking all of it (nothing changes on an error).
+    fn update_context(&mut self, id: CallId, update: ContextUpdate) -> Result<(), CommandError> {
+        let too_long = |text: &Option<String>, max: usize| text.as_ref().is_some_and(|t| t.chars().count() > max);
+        if too_long(&update.subject, MAX_SUBJECT_CHARS) {
+            return Err(CommandError::BadContext(format!("subject longer than {MAX_SUBJECT_CHARS} characters")));
+        }
+        if too_long(&update.notes, MAX_NOTES_CHARS) {
+            return Err(CommandError::BadContext(format!("notes longer than {MAX_NOTES_CHARS} characters")));
+        }
+        let previous = match update.previous_references {
+            Some(list) if list.len() > MAX_PREVIOUS_REFERENCES => {
+                return Err(CommandError::BadContext(format!("more than {MAX_PREVIOUS_REFERENCES} previous references")))
+            }
+            Some(list) => Some(
+                list.iter()
+                    .map(|text| ReferenceNumber::parse(text).map(|r| format!("{:08}", r.value())))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|error| CommandError::BadContext(format!("previous reference: {error}")))?,
+            ),
+            None => None,
+        };
+        let Some(call) = self.calls.get_mut(&id) else { return Err(CommandError::UnknownCall) };
+        if let Some(subject) = update.subject {
+            call.context.subject = Some(subject);
+        }
+        if let Some(notes) = update.notes {
+            call.context.notes = Some(notes);
+        }
+        if let Some(previous) = previous {
+            call.context.previous_references = previous;
+        }
+        Ok(())
     }
 
     fn agent_reply(&self, result: Result<(), AcdError>, tenant: TenantId, agent: AgentId) -> Result<Reply, CommandError> {
@@ -265,6 +407,24 @@ impl Engine {
     fn call_view(&self, call: &Call) -> CallView {
         let agent = call.caller_partner().and_then(|leg| self.legs.get(leg)).and_then(|leg| leg.agent()).map(ToString::to_string);
         let age: Duration = self.now.mono - call.arrived_at;
+        let legs = std::iter::once(call.caller)
+            .chain(call.legs.iter().copied())
+            .filter_map(|id| self.legs.get(id))
+            .map(|leg| LegView {
+                party: leg.party.kind(),
+                target: match &leg.party {
+                    Party::Caller => None,
+                    Party::Agent(agent) => Some(agent.to_string()),
+                    Party::Member { target, .. } => Some(target.clone()),
+                },
+                state: leg_state_name(leg.state),
+            })
+            .collect();
+        let transfer = call.transfer.as_ref().map(|transfer| TransferView {
+            target: transfer.target.label(),
+            mode: transfer.mode.as_str(),
+            state: if transfer.consulting.is_some() { "consulting" } else { "ringing" },
+        });
         CallView {
             reference: format!("{:08}", call.reference.value()),
             tenant: call.tenant.clone(),
@@ -272,6 +432,12 @@ impl Engine {
             phase: phase_name(&call.phase),
             age_s: age.as_secs_f64(),
             agent,
+            subject: call.context.subject.clone(),
+            notes: call.context.notes.clone(),
+            previous_references: call.context.previous_references.clone(),
+            legs,
+            transfer,
+            transfers_made: call.transfers_made,
         }
     }
 }

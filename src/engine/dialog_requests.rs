@@ -54,6 +54,7 @@ impl Engine {
                 self.send_on(tx, ok);
                 self.on_party_left(leg_id, Departure::HungUp);
             }
+            Method::Refer => self.on_refer(leg_id, tx, &request, &tag),
             Method::Invite => {
                 // Re-INVITE: session refresh or hold. We keep our media as it is and answer
                 // with our current SDP, which RFC 3264 §8 allows. A hold while connected
@@ -74,7 +75,7 @@ impl Engine {
         let Some(on_hold) = std::str::from_utf8(body).ok().and_then(sdp::holds) else { return };
         let now = self.now;
         if let Some(call) = self.calls.get_mut(&id) {
-            if call.phase == Phase::Connected {
+            if matches!(call.phase, Phase::Connected | Phase::Transferring) {
                 call.history.hold(now, on_hold);
             }
         }
@@ -86,8 +87,9 @@ impl Engine {
         let Some(leg) = self.legs.get(leg_id) else { return };
         if tx == leg.invite_tx {
             self.on_invite_response(leg_id, response);
-        } else if leg.state == LegState::Ending && !response.is_provisional() {
-            // The final response to our BYE ends the leg; a CANCEL's 200 changes nothing.
+        } else if leg.bye_tx == Some(tx) && !response.is_provisional() {
+            // The final response to our BYE ends the leg; the answers to our CANCEL and
+            // NOTIFY change nothing.
             self.on_bye_done(leg_id);
         }
     }
@@ -111,17 +113,20 @@ impl Engine {
     pub(super) fn on_transaction_failed(&mut self, tx: TransactionId) {
         let Some(leg_id) = self.legs.by_transaction(tx) else { return };
         let Some(leg) = self.legs.get(leg_id) else { return };
-        let (call, state, is_invite) = (leg.call, leg.state, tx == leg.invite_tx);
-        match (&leg.side, state) {
+        let (call, is_invite) = (leg.call, tx == leg.invite_tx);
+        match (&leg.side, leg.state) {
             // Our BYE got no answer: the leg is over anyway.
-            (_, LegState::Ending) if !is_invite => self.on_bye_done(leg_id),
-            (Side::Uas(_), LegState::Ending) => self.on_bye_done(leg_id),
+            _ if leg.bye_tx == Some(tx) => self.on_bye_done(leg_id),
             // The caller's INVITE transaction failed before the ACK.
             (Side::Uas(_), LegState::Ringing | LegState::AwaitingAck) if is_invite => {
                 self.end_call(call, EndReason::TransportFailure)
             }
-            (Side::Uas(_), _) => {}
-            (Side::Uac, _) => self.on_outbound_failed(leg_id, is_invite),
+            (Side::Uac, _) if is_invite => self.on_outbound_failed(leg_id),
+            // Our CANCEL got no answer: the phone is gone.
+            (Side::Uac, LegState::Cancelling) => self.remove_leg(leg_id),
+            // An in-dialog request of ours (a NOTIFY) failed: the dialog's own BYE or the
+            // party's decides the leg's end.
+            _ => tracing::debug!(%call, leg = %leg_id, "in-dialog request failed"),
         }
     }
 
@@ -144,6 +149,9 @@ impl Engine {
         let tx = self.transactions.send_request(self.now.mono, bye, peer);
         self.flush_transmits();
         self.legs.add_transaction(tx, leg_id);
+        if let Some(leg) = self.legs.get_mut(leg_id) {
+            leg.bye_tx = Some(tx);
+        }
     }
 
     /// Our BYE was answered (or timed out): the caller's ends the call, another party's
@@ -152,7 +160,7 @@ impl Engine {
         let Some(leg) = self.legs.get(leg_id) else { return };
         match leg.party {
             Party::Caller => self.finish_ending(leg.call),
-            Party::Agent(_) => self.remove_leg(leg_id),
+            Party::Agent(_) | Party::Member { .. } => self.remove_leg(leg_id),
         }
     }
 

@@ -33,7 +33,7 @@ impl Engine {
             (Method::Invite, false) => self.on_initial_invite(tx, request, peer),
             (Method::Options, false) => self.on_options(tx, &request),
             (Method::Register, false) => self.on_register(tx, request, peer),
-            (Method::Invite | Method::Bye | Method::Info | Method::Options, true) => {
+            (Method::Invite | Method::Bye | Method::Info | Method::Options | Method::Refer | Method::Notify, true) => {
                 self.on_in_dialog(tx, request)
             }
             (Method::Bye | Method::Info, false) => {
@@ -182,6 +182,7 @@ impl Engine {
             answered: false,
             // Ringing is reported for legs we originate only.
             reported: true,
+            bye_tx: None,
         });
         self.flows.insert(&peer, leg_id);
         self.calls_by_reference.insert(reference, id);
@@ -197,6 +198,9 @@ impl Engine {
                 legs: Vec::new(),
                 bridges: Vec::new(),
                 context: CallContext::default(),
+                transfer: None,
+                transfers_made: 0,
+                in_agent_conversation: false,
                 arrived_at: self.now.mono,
                 established_at: None,
                 end_reason: None,

@@ -10,7 +10,7 @@
 
 use crate::core::ids::{CallId, IdAllocator, LegId, MediaSessionId, TransactionId};
 use crate::core::time::Instant;
-use crate::dialplan::{AgentId, TenantId};
+use crate::dialplan::{AgentId, GroupId, TenantId};
 use crate::sip::dialog::{Dialog, DialogKey};
 use crate::sip::msg::{Request, Response};
 use crate::sip::transport::Peer;
@@ -25,6 +25,9 @@ pub enum Party {
     Caller,
     /// A front-office agent's phone, rung for a queued call.
     Agent(AgentId),
+    /// A transfer target: a member of a backoffice group (an agent of the tenant or a
+    /// desk phone's SIP URI), or one agent rung directly by a transfer.
+    Member { group: Option<GroupId>, target: String },
 }
 
 impl Party {
@@ -33,6 +36,7 @@ impl Party {
         match self {
             Party::Caller => "caller",
             Party::Agent(_) => "agent",
+            Party::Member { .. } => "backoffice",
         }
     }
 }
@@ -102,6 +106,8 @@ pub struct Leg {
     pub answered: bool,
     /// How ringing ended was reported, once.
     pub reported: bool,
+    /// Our BYE, once sent: its final response (or failure) ends the leg.
+    pub bye_tx: Option<TransactionId>,
 }
 
 impl Leg {
@@ -109,7 +115,7 @@ impl Leg {
     pub fn agent(&self) -> Option<&AgentId> {
         match &self.party {
             Party::Agent(agent) => Some(agent),
-            Party::Caller => None,
+            Party::Caller | Party::Member { .. } => None,
         }
     }
 

@@ -33,7 +33,7 @@ impl Engine {
                     Phase::Queued => self.play_prompts(session, vec![HOLD_MUSIC_PROMPT.to_string()], true, false),
                     Phase::Menu => self.on_menu_prompt_finished(id),
                     Phase::Leaving(_) => self.on_leave_timeout(id),
-                    Phase::Answering | Phase::Connected => {}
+                    Phase::Answering | Phase::Connected | Phase::Transferring => {}
                 }
             }
             MediaEvent::Inactive { session } => {

@@ -28,10 +28,12 @@ mod routing;
 mod rtp_ports;
 mod stats;
 mod timers;
+mod transfer;
 
-pub use call::{EndReason, Phase};
+pub use call::{EndReason, Phase, TransferMode};
+pub use transfer::{BounceReason, TransferError, TransferOutcome};
 pub use leg::{LegState, Party};
-pub use commands::{agent_state_name, parse_pause_reason, pause_reason_name, AgentView, CallView, Command, CommandError, QueueView, Reply};
+pub use commands::{agent_state_name, parse_pause_reason, pause_reason_name, AgentView, CallView, Command, CommandError, ContextUpdate, LegView, QueueView, Reply, TransferView};
 pub use responses::REFERENCE_HEADER;
 pub use routing::WELCOME_PROMPT;
 pub use routing::number_prompts;
@@ -57,7 +59,7 @@ use crate::sip::transaction::{TransactionEvent, TransactionLayer};
 use crate::sip::transport::{Peer, TransportKind};
 use bytes::Bytes;
 use call::Call;
-pub use record::{CallRecord, IssuedReference, LegRecord, PersistTicket, Record};
+pub use record::{CallRecord, IssuedReference, LegRecord, PersistTicket, Record, TransferRecord};
 use responses::SUPPORTED_EXTENSIONS;
 use rtp_ports::RtpPortPool;
 pub use rtp_ports::even_ports;
@@ -159,6 +161,9 @@ pub enum Notification {
     /// A call left the ACD (answered, abandoned, overflowed, closed, failed): exactly
     /// one per queued call, for metrics and call records.
     Disposition(Disposition),
+    /// A transfer (or a menu's route to a group) ended: answered, bounced or cancelled,
+    /// after ringing its target for `ring_time`. Feeds reachability per backoffice group.
+    TransferEnded { call: CallId, tenant: TenantId, target: String, mode: TransferMode, outcome: TransferOutcome, ring_time: Duration },
     /// The engine finished draining: no calls are left.
     Drained,
 }
@@ -221,6 +226,8 @@ pub struct Engine {
     media_ids: IdAllocator,
     tags: SeededRng,
     branches: SeededRng,
+    /// Numbers transfers, so a timer of an earlier transfer is ignored.
+    transfer_seq: u32,
     /// The one outbox: every output in the order it was produced.
     outputs: VecDeque<Output>,
     /// Records on their way to the store.
@@ -262,6 +269,7 @@ impl Engine {
             tags: SeededRng::fork(seed, "sip-tags"),
             branches: SeededRng::fork(seed, "sip-branches"),
             outputs: VecDeque::new(),
+            transfer_seq: 0,
             persist: PersistQueue::new(config.persist),
             stats: EngineStats::default(),
             draining: false,
@@ -483,6 +491,8 @@ impl Engine {
                 TimerKind::AckTimeout(leg) => self.on_ack_timeout(leg),
                 TimerKind::MenuTimeout(call) => self.on_menu_timeout(call),
                 TimerKind::LeaveTimeout(call) => self.on_leave_timeout(call),
+                TimerKind::TransferTimeout(call, seq) => self.on_transfer_timeout(call, seq),
+                TimerKind::MemberRingTimeout(leg) => self.on_member_ring_timeout(leg),
                 TimerKind::PersistTimeout(_) | TimerKind::PersistRetry(_) => {
                     let now = self.now;
                     self.persist.on_timer(now, kind, &mut self.timers, &mut self.outputs);

@@ -92,6 +92,7 @@ impl Engine {
             final_status: None,
             answered: false,
             reported: false,
+            bye_tx: None,
         });
         if let Some(call) = self.calls.get_mut(&dial.call) {
             call.legs.push(id);
@@ -174,7 +175,7 @@ impl Engine {
             LegState::Ringing if matches!(leg.side, Side::Uac) => {
                 // A caller still waiting with nobody connected means the ring timed out;
                 // else another party answered or the caller left.
-                let still_waiting = self.calls.get(&leg.call).is_some_and(|call| call.phase == Phase::Queued);
+                let still_waiting = self.calls.get(&leg.call).is_some_and(|call| matches!(call.phase, Phase::Queued | Phase::Transferring));
                 let cancel = cancel_for(&leg.invite);
                 let peer = leg.peer;
                 self.report_ring_ended(leg_id, if still_waiting { OfferOutcome::NoAnswer } else { OfferOutcome::Cancelled });
@@ -190,13 +191,14 @@ impl Engine {
         }
     }
 
-    /// A transaction of a leg we originated failed: a ringing party is unreachable; the
-    /// leg is forgotten, except a connected one whose INVITE transaction merely ended.
-    pub(super) fn on_outbound_failed(&mut self, leg_id: LegId, is_invite: bool) {
+    /// The INVITE transaction of a leg we originated failed: a ringing party is
+    /// unreachable; the leg is forgotten, except a connected one whose INVITE transaction
+    /// merely ended.
+    pub(super) fn on_outbound_failed(&mut self, leg_id: LegId) {
         let Some(leg) = self.legs.get(leg_id) else { return };
-        match (leg.state, is_invite) {
-            (LegState::Connected, true) => {}
-            (LegState::Ringing, true) => {
+        match leg.state {
+            LegState::Connected => {}
+            LegState::Ringing => {
                 self.on_ring_failed(leg_id, OfferFailure::Unreachable);
                 self.remove_leg(leg_id);
             }

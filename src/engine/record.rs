@@ -93,6 +93,29 @@ pub struct CallRecord {
     pub previous_references: Vec<String>,
     /// Every leg the engine held for this call other than the caller's, in the order rung.
     pub legs: Vec<LegRecord>,
+    /// How the contact centre handled it: `handled`, `transferred_cold`,
+    /// `transferred_warm`, `bounced` or `not_handled` (the 80 % norm's measure).
+    #[serde(default)]
+    pub handling: String,
+    /// Every transfer of the call, in order.
+    #[serde(default)]
+    pub transfers: Vec<TransferRecord>,
+}
+
+/// One transfer of a call (or a menu's route to a backoffice group).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferRecord {
+    /// `cold` or `warm`.
+    pub mode: String,
+    /// The group or queue id, or `agent`.
+    pub target: String,
+    pub requested_at_ms: i64,
+    /// `answered`, a bounce reason (`no_answer`, `busy`, `rejected`, `unreachable`,
+    /// `closed`, `consult_ended`), `cancelled`, or `pending` when the call ended first.
+    pub outcome: String,
+    /// Who took the call (the member's agent id or desk phone URI).
+    pub answered_by: Option<String>,
+    pub ended_at_ms: Option<i64>,
 }
 
 /// One attempt to reach a person for a call.

@@ -7,7 +7,7 @@ use crate::sip::msg::{HeaderName, Message, Method, ParseError, Rejection, Reques
 use crate::sip::transport::{self, Peer};
 
 /// Methods we implement, for Allow (RFC 3261 §20.5) on OPTIONS, 405 and 501.
-pub const ALLOWED_METHODS: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REGISTER";
+pub const ALLOWED_METHODS: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REGISTER, REFER, NOTIFY";
 
 /// Extensions we support (for Supported and the Require check, RFC 3261 §8.2.2.3).
 pub const SUPPORTED_EXTENSIONS: &[&str] = &[];

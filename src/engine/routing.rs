@@ -96,28 +96,12 @@ impl Engine {
     }
 
     fn go_to(&mut self, id: CallId, destination: Destination) {
-        let Some(call) = self.calls.get(&id) else { return };
         let Some(media) = self.caller_media(id) else { return };
         let queue = match destination {
             Destination::Queue(queue) => queue,
             Destination::Group(group) => {
-                // Direct routing to a backoffice group belongs to the transfer issue; until
-                // then such a menu choice is served by the menu's default queue.
-                tracing::info!(call = %id, reference = %self.reference_label(id), %group, "menu routes to a group; using the default queue");
-                let fallback = self
-                    .plan
-                    .tenant(&call.tenant_id)
-                    .and_then(|t| t.menu.as_ref())
-                    .and_then(|menu| match &menu.default {
-                        Destination::Queue(queue) => Some(queue.clone()),
-                        Destination::Group(_) => None,
-                    })
-                    .or_else(|| self.plan.tenant(&call.tenant_id).and_then(|t| t.queues.first()).map(|q| q.id.clone()));
-                let Some(queue) = fallback else {
-                    self.hang_up(id, EndReason::Closed);
-                    return;
-                };
-                queue
+                self.route_to_group(id, group);
+                return;
             }
         };
         self.play_prompts(media, vec![HOLD_MUSIC_PROMPT.to_string()], true, false);
@@ -158,7 +142,18 @@ impl Engine {
         }
     }
 
-    fn overflow(&mut self, id: CallId, destination: OverflowDestination) {
+    /// The queue a call goes to when its route names none: the menu's default if that is
+    /// a queue, else the tenant's first queue.
+    pub(super) fn default_queue(&self, id: CallId) -> Option<QueueId> {
+        let tenant = self.calls.get(&id).and_then(|call| self.plan.tenant(&call.tenant_id))?;
+        let menu_default = tenant.menu.as_ref().and_then(|menu| match &menu.default {
+            Destination::Queue(queue) => Some(queue.clone()),
+            Destination::Group(_) => None,
+        });
+        menu_default.or_else(|| tenant.queues.first().map(|queue| queue.id.clone()))
+    }
+
+    pub(super) fn overflow(&mut self, id: CallId, destination: OverflowDestination) {
         match destination {
             OverflowDestination::Queue(queue) => {
                 tracing::info!(call = %id, reference = %self.reference_label(id), %queue, "overflowed to another queue");

@@ -29,6 +29,8 @@ pub struct EngineStats {
     /// Wrong digest responses (wrong password or user), each answered 401 or, past the
     /// retry limit, 403.
     pub auth_failures: u64,
+    /// Transfers refused: malformed or unpermitted REFERs, unknown targets, the hop limit.
+    pub transfers_refused: u64,
     /// Calls that reached the established state.
     pub calls_established: u64,
     /// Calls that ended (any reason).

@@ -19,6 +19,10 @@ pub enum TimerKind {
     MenuTimeout(CallId),
     /// A last prompt (closed, overflow) has played long enough: hang up.
     LeaveTimeout(CallId),
+    /// A transfer's ring time ran out (the number tells transfers of one call apart).
+    TransferTimeout(CallId, u32),
+    /// An in-turn group member rang its share of the ring time.
+    MemberRingTimeout(LegId),
     /// The store did not answer this write in time.
     PersistTimeout(PersistTicket),
     /// Try this failed write again.

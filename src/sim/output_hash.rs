@@ -56,6 +56,16 @@ impl OutputHash {
             Notification::Drained => {
                 record.tag(6);
             }
+            Notification::TransferEnded { call, tenant, target, mode, outcome, ring_time } => {
+                record
+                    .tag(7)
+                    .call(*call)
+                    .text(tenant.as_str())
+                    .text(target)
+                    .text(mode.as_str())
+                    .text(outcome.as_str())
+                    .duration(*ring_time);
+            }
         }
         self.hasher.update(&self.record);
     }

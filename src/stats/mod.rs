@@ -28,7 +28,7 @@ use crate::acd::service_level::{is_short_abandon, is_within_target};
 use crate::acd::{AcdConfig, Outcome, ServiceLevelCounts};
 use crate::core::time::Now;
 use crate::dialplan::{AgentId, DialPlan, QueueId, TenantId, TimeZone};
-use crate::engine::{Notification, OfferOutcome};
+use crate::engine::{Notification, OfferOutcome, TransferOutcome};
 
 /// The shorter sliding window.
 pub const WINDOW_15M: Duration = Duration::from_secs(15 * 60);
@@ -214,6 +214,12 @@ impl StatsAggregator {
             Notification::OfferEnded { tenant, agent, outcome, ring_time, .. } => {
                 self.on_offer_ended(tenant, agent, *outcome, *ring_time)
             }
+            Notification::TransferEnded { tenant, target, outcome, ring_time, .. } => {
+                // A backoffice group's reachability is that of the transfers to it: one
+                // attempt per transfer, whichever members rang.
+                let answered = *outcome == TransferOutcome::Answered;
+                self.reach(tenant, format!("transfer:{target}"), outcome.as_str(), answered, *ring_time);
+            }
             Notification::Disposition(disposition) => {
                 self.on_disposition(now, &disposition.tenant, &disposition.queue, &disposition.outcome)
             }
@@ -236,7 +242,11 @@ impl StatsAggregator {
         });
         *report.offers_by_outcome.entry(label).or_insert(0) += 1;
         report.ring_time += ring_time;
-        let target = agent.as_str().to_owned();
+        self.reach(tenant, agent.as_str().to_owned(), label, outcome == OfferOutcome::Answered, ring_time);
+    }
+
+    /// One attempt to reach `target` ended with `outcome` after `ring_time`.
+    fn reach(&mut self, tenant: &TenantId, target: String, outcome: &'static str, answered: bool, ring_time: Duration) {
         let reach = self.reachability.entry((tenant.clone(), target.clone())).or_insert_with(|| {
             ReachabilityReport {
                 tenant: tenant.clone(),
@@ -246,8 +256,8 @@ impl StatsAggregator {
                 ring_time: Duration::ZERO,
             }
         });
-        *reach.attempts_by_outcome.entry(label).or_insert(0) += 1;
-        if outcome == OfferOutcome::Answered {
+        *reach.attempts_by_outcome.entry(outcome).or_insert(0) += 1;
+        if answered {
             reach.answered += 1;
         }
         reach.ring_time += ring_time;

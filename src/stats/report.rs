@@ -135,7 +135,8 @@ pub struct AgentReport {
 pub struct ReachabilityReport {
     /// The tenant.
     pub tenant: TenantId,
-    /// The target's name (an agent id).
+    /// The target: an agent id, or `transfer:` and a backoffice group id (a queue id,
+    /// `agent` for transfers to one agent).
     pub target: String,
     /// Attempts by outcome.
     pub attempts_by_outcome: BTreeMap<&'static str, u64>,

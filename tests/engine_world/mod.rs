@@ -2,6 +2,8 @@
 //! sockets, no sleeping: tests advance the engine's clock to its next deadline.
 #![allow(dead_code)]
 
+pub mod phones;
+
 use bytes::Bytes;
 use std::path::Path;
 use std::time::Duration;
@@ -62,6 +64,17 @@ impl World {
     pub fn at_wall(config: EngineConfig, wall_start_ms: i64) -> Self {
         let plan = veertien::dialplan::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("dialplans"))
             .expect("shipped dial plans load");
+        Self::with_plan(config, plan, wall_start_ms)
+    }
+
+    /// A world over one tenant written in dial-plan TOML.
+    pub fn with_tenant(config: EngineConfig, tenant_toml: &str) -> Self {
+        let tenant = veertien::dialplan::parse_tenant("test.toml", tenant_toml).expect("the test plan parses");
+        let plan = veertien::dialplan::DialPlan::new(vec![("test.toml".to_string(), tenant)]).expect("the test plan is valid");
+        Self::with_plan(config, plan, OPEN_WALL_MS)
+    }
+
+    fn with_plan(config: EngineConfig, plan: veertien::dialplan::DialPlan, wall_start_ms: i64) -> Self {
         let now = Instant::from_micros(1_000_000);
         let start = Now::new(now, WallTime(wall_start_ms));
         let ports = veertien::engine::even_ports(config.rtp_port_min, config.rtp_port_max);

@@ -13,13 +13,38 @@ use super::error::ApiError;
 use super::HttpState;
 use crate::config::ApiRole;
 use crate::dialplan::{AgentId, TenantId};
-use crate::engine::{parse_pause_reason, Command, Reply};
+use crate::engine::{parse_pause_reason, Command, ContextUpdate, Reply, TransferMode};
 
 /// Body of `POST .../pause`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PauseBody {
     reason: String,
+}
+
+/// Body of `POST /api/calls/{reference}/context`, and the context part of a transfer.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ContextBody {
+    subject: Option<String>,
+    notes: Option<String>,
+    previous_references: Option<Vec<String>>,
+}
+
+impl From<ContextBody> for ContextUpdate {
+    fn from(body: ContextBody) -> Self {
+        ContextUpdate { subject: body.subject, notes: body.notes, previous_references: body.previous_references }
+    }
+}
+
+/// Body of `POST /api/calls/{reference}/transfer`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferBody {
+    target: String,
+    mode: String,
+    subject: Option<String>,
+    notes: Option<String>,
 }
 
 /// Authorises, runs `command` and answers its reply as JSON, counting errors.
@@ -105,4 +130,45 @@ pub async fn agent_pause(
         })
         .map(|reason| Command::AgentPause { tenant: TenantId::new(tenant), agent: AgentId::new(agent), reason });
     run(&state, &headers, ApiRole::Supervise, command).await
+}
+
+/// `POST /api/calls/{reference}/context` with `{"subject", "notes", "previous_references"}`
+/// (each optional; what is left out stays).
+pub async fn set_context(State(state): State<HttpState>, headers: HeaderMap, Path(reference): Path<String>, body: Bytes) -> Response {
+    let command = serde_json::from_slice::<ContextBody>(&body)
+        .map_err(|error| ApiError::bad_body(format!("expected {{\"subject\", \"notes\", \"previous_references\"}}: {error}")))
+        .map(|body| Command::SetContext { reference, context: body.into() });
+    run(&state, &headers, ApiRole::Supervise, command).await
+}
+
+/// `POST /api/calls/{reference}/transfer` with `{"target", "mode": "blind"|"warm", "subject", "notes"}`.
+pub async fn transfer(State(state): State<HttpState>, headers: HeaderMap, Path(reference): Path<String>, body: Bytes) -> Response {
+    let command = serde_json::from_slice::<TransferBody>(&body)
+        .map_err(|error| ApiError::bad_body(format!("expected {{\"target\", \"mode\", \"subject\", \"notes\"}}: {error}")))
+        .and_then(|body| {
+            let mode = match body.mode.as_str() {
+                "blind" => TransferMode::Blind,
+                "warm" => TransferMode::Warm,
+                _ => {
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::BAD_REQUEST,
+                        "bad_transfer_mode",
+                        "mode must be \"blind\" or \"warm\"",
+                    ))
+                }
+            };
+            let context = ContextUpdate { subject: body.subject, notes: body.notes, previous_references: None };
+            Ok(Command::Transfer { reference, target: body.target, mode, context })
+        });
+    run(&state, &headers, ApiRole::Supervise, command).await
+}
+
+/// `POST /api/calls/{reference}/transfer/complete`: the warm transfer's target takes the caller.
+pub async fn complete_transfer(State(state): State<HttpState>, headers: HeaderMap, Path(reference): Path<String>) -> Response {
+    run(&state, &headers, ApiRole::Supervise, Ok(Command::CompleteTransfer(reference))).await
+}
+
+/// `POST /api/calls/{reference}/transfer/cancel`: caller and agent talk again.
+pub async fn cancel_transfer(State(state): State<HttpState>, headers: HeaderMap, Path(reference): Path<String>) -> Response {
+    run(&state, &headers, ApiRole::Supervise, Ok(Command::CancelTransfer(reference))).await
 }

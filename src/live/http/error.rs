@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
-use crate::engine::CommandError;
+use crate::engine::{CommandError, TransferError};
 
 /// One failed API request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +64,11 @@ impl From<CommandError> for ApiError {
             CommandError::NotLoggedIn(_) => (StatusCode::CONFLICT, "not_logged_in"),
             CommandError::BadReference(_) => (StatusCode::BAD_REQUEST, "bad_reference"),
             CommandError::UnknownCall => (StatusCode::NOT_FOUND, "unknown_call"),
+            CommandError::BadContext(_) => (StatusCode::BAD_REQUEST, "bad_context"),
+            CommandError::Transfer(TransferError::UnknownTarget(_)) => (StatusCode::NOT_FOUND, "unknown_target"),
+            CommandError::Transfer(TransferError::NotConnected) => (StatusCode::CONFLICT, "not_connected"),
+            CommandError::Transfer(TransferError::HopLimit(_)) => (StatusCode::FORBIDDEN, "transfer_limit"),
+            CommandError::Transfer(TransferError::NoTransfer) => (StatusCode::CONFLICT, "no_transfer"),
         };
         ApiError::new(status, code, error.to_string())
     }

@@ -97,6 +97,10 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<HttpState>)> {
         (Method::POST, "/api/agents/{tenant}/{agent}/pause", post(api::agent_pause)),
         (Method::GET, "/api/calls", get(api::active_calls)),
         (Method::GET, "/api/calls/{reference}", get(api::call_by_reference)),
+        (Method::POST, "/api/calls/{reference}/context", post(api::set_context)),
+        (Method::POST, "/api/calls/{reference}/transfer", post(api::transfer)),
+        (Method::POST, "/api/calls/{reference}/transfer/complete", post(api::complete_transfer)),
+        (Method::POST, "/api/calls/{reference}/transfer/cancel", post(api::cancel_transfer)),
         (Method::GET, "/api/records", get(records::list_records)),
         (Method::GET, "/api/records/{reference}", get(records::record_by_reference)),
     ]

@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::connection::open_read_only;
 use super::error::StoreError;
-use super::rows::{call_from_row, legs_of, CALL_COLUMNS};
+use super::rows::{call_from_row, legs_of, transfers_of, CALL_COLUMNS};
 use super::schema::check_readable;
 use crate::engine::{CallRecord, IssuedReference};
 
@@ -97,6 +97,8 @@ impl StoreReader {
             None => Ok(None),
             Some((id, mut record)) => {
                 record.legs = legs_of(&self.connection, id).map_err(|error| self.query_error(error))?;
+            record.transfers = transfers_of(&self.connection, id).map_err(|error| self.query_error(error))?;
+                record.transfers = transfers_of(&self.connection, id).map_err(|error| self.query_error(error))?;
                 Ok(Some(record))
             }
         }
@@ -132,6 +134,7 @@ impl StoreReader {
         let mut last = None;
         for (id, mut record) in rows.into_iter().take(limit) {
             record.legs = legs_of(&self.connection, id).map_err(|error| self.query_error(error))?;
+            record.transfers = transfers_of(&self.connection, id).map_err(|error| self.query_error(error))?;
             last = Some(RecordCursor { arrived_at_ms: record.arrived_at_ms, id });
             records.push(record);
         }

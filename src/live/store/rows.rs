@@ -1,14 +1,15 @@
-//! One call record as rows: `call_records` (one column per field) and `call_legs` (one
-//! row per leg, in the order rung). The only file that knows the column list.
+//! One call record as rows: `call_records` (one column per field), `call_legs` (one row
+//! per leg, in the order rung) and `call_transfers` (one row per transfer, in order). The
+//! only file that knows the column list.
 
 use rusqlite::{params, Connection, Row};
 
-use crate::engine::{CallRecord, LegRecord};
+use crate::engine::{CallRecord, LegRecord, TransferRecord};
 
 /// The columns of `call_records` a reader selects, in the order [`call_from_row`] reads.
 pub const CALL_COLUMNS: &str = "id, reference, tenant, dialled, caller_hash, arrived_at_ms, established_at_ms, \
      menu_choice, queue, queued_at_ms, answered_at_ms, agent, ended_at_ms, wait_ms, talk_ms, hold_ms, wrap_up_ms, \
-     disposition, end_reason, subject, notes, previous_references";
+     disposition, end_reason, subject, notes, previous_references, handling";
 
 /// Writes `record`, replacing an earlier write of the same call (tenant, reference and
 /// arrival) together with its legs. Run inside the caller's transaction.
@@ -19,8 +20,8 @@ pub fn upsert_call(connection: &Connection, record: &CallRecord) -> rusqlite::Re
         .prepare_cached(
             "INSERT INTO call_records (reference, tenant, dialled, caller_hash, arrived_at_ms, established_at_ms, \
              menu_choice, queue, queued_at_ms, answered_at_ms, agent, ended_at_ms, wait_ms, talk_ms, hold_ms, \
-             wrap_up_ms, disposition, end_reason, subject, notes, previous_references) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
+             wrap_up_ms, disposition, end_reason, subject, notes, previous_references, handling) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) \
              ON CONFLICT (tenant, reference, arrived_at_ms) DO UPDATE SET \
              dialled = excluded.dialled, caller_hash = excluded.caller_hash, \
              established_at_ms = excluded.established_at_ms, menu_choice = excluded.menu_choice, \
@@ -28,7 +29,7 @@ pub fn upsert_call(connection: &Connection, record: &CallRecord) -> rusqlite::Re
              agent = excluded.agent, ended_at_ms = excluded.ended_at_ms, wait_ms = excluded.wait_ms, \
              talk_ms = excluded.talk_ms, hold_ms = excluded.hold_ms, wrap_up_ms = excluded.wrap_up_ms, \
              disposition = excluded.disposition, end_reason = excluded.end_reason, subject = excluded.subject, \
-             notes = excluded.notes, previous_references = excluded.previous_references \
+             notes = excluded.notes, previous_references = excluded.previous_references, handling = excluded.handling \
              RETURNING id",
         )?
         .query_row(
@@ -54,6 +55,7 @@ pub fn upsert_call(connection: &Connection, record: &CallRecord) -> rusqlite::Re
                 record.subject,
                 record.notes,
                 previous,
+                record.handling,
             ],
             |row| row.get(0),
         )?;
@@ -73,6 +75,23 @@ pub fn upsert_call(connection: &Connection, record: &CallRecord) -> rusqlite::Re
             leg.final_status,
             leg.outcome,
             leg.ended_at_ms,
+        ])?;
+    }
+    connection.prepare_cached("DELETE FROM call_transfers WHERE call_id = ?1")?.execute([id])?;
+    let mut insert_transfer = connection.prepare_cached(
+        "INSERT INTO call_transfers (call_id, position, mode, target, requested_at_ms, outcome, answered_by, ended_at_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for (position, transfer) in record.transfers.iter().enumerate() {
+        insert_transfer.execute(params![
+            id,
+            position as i64,
+            transfer.mode,
+            transfer.target,
+            transfer.requested_at_ms,
+            transfer.outcome,
+            transfer.answered_by,
+            transfer.ended_at_ms,
         ])?;
     }
     Ok(())
@@ -117,6 +136,8 @@ pub fn call_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, CallRecord)> {
         notes: row.get(20)?,
         previous_references,
         legs: Vec::new(),
+        handling: row.get(22)?,
+        transfers: Vec::new(),
     };
     Ok((row.get(0)?, record))
 }
@@ -139,4 +160,23 @@ pub fn legs_of(connection: &Connection, id: i64) -> rusqlite::Result<Vec<LegReco
         })
     })?;
     legs.collect()
+}
+
+/// The transfers of call `id`, in order.
+pub fn transfers_of(connection: &Connection, id: i64) -> rusqlite::Result<Vec<TransferRecord>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT mode, target, requested_at_ms, outcome, answered_by, ended_at_ms \
+         FROM call_transfers WHERE call_id = ?1 ORDER BY position",
+    )?;
+    let transfers = statement.query_map([id], |row| {
+        Ok(TransferRecord {
+            mode: row.get(0)?,
+            target: row.get(1)?,
+            requested_at_ms: row.get(2)?,
+            outcome: row.get(3)?,
+            answered_by: row.get(4)?,
+            ended_at_ms: row.get(5)?,
+        })
+    })?;
+    transfers.collect()
 }

@@ -59,6 +59,20 @@ pub const MIGRATIONS: &[&str] = &[
     );",
     // 2: look-ups by reference alone (the API and a caller quoting their number).
     "CREATE INDEX call_records_by_reference ON call_records (reference, arrived_at_ms);",
+    // 3: transfers. How the call was handled (the 80 % norm), and one row per transfer in
+    // order. Records written before have an empty handling and no transfers.
+    "ALTER TABLE call_records ADD COLUMN handling TEXT NOT NULL DEFAULT '';
+    CREATE TABLE call_transfers (
+        call_id         INTEGER NOT NULL REFERENCES call_records (id) ON DELETE CASCADE,
+        position        INTEGER NOT NULL,
+        mode            TEXT NOT NULL,
+        target          TEXT NOT NULL,
+        requested_at_ms INTEGER NOT NULL,
+        outcome         TEXT NOT NULL,
+        answered_by     TEXT,
+        ended_at_ms     INTEGER,
+        PRIMARY KEY (call_id, position)
+    );",
 ];
 
 /// The schema version this binary writes.

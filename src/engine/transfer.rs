@@ -1,0 +1,810 @@
+//! Transfers with supervision: an agent hands the caller to a backoffice group, one agent
+//! or a queue, blind (REFER, RFC 3515 with RFC 7647, or the API) or warm (the API: the
+//! agent talks to the target first). The daemon rings the target itself as new legs of the
+//! same call, so it knows the outcome and owns the recovery (RFC 5589 §6 leaves recovery
+//! to a transferor that real agents do not keep around):
+//!
+//! - answered: the caller is bridged to the member; the agent's leg is hung up;
+//! - not answered (ring timeout, busy, any final error, unreachable, outside the group's
+//!   hours): the call *bounces*, flagged with the reason: back to the transferring agent if
+//!   that agent's leg is still up, else to the head of the queue it came from with a short
+//!   prompt, with the same reference and context.
+//!
+//! The agent hanging up after the REFER does not withdraw the transfer (RFC 3515 §2.4.4).
+//! A transfer's progress reaches a REFERring phone as NOTIFYs of the implicit
+//! subscription with `message/sipfrag` bodies: 100 Trying, then the final status.
+
+use super::call::{Phase, TransferMode};
+use super::leg::{LegState, Party};
+use super::media_commands::MediaCommand;
+use super::media_events::HOLD_MUSIC_PROMPT;
+use super::outbound::Dial;
+use super::timers::TimerKind;
+use super::{Engine, Notification, OfferOutcome, Output};
+use crate::acd::{calendar, OfferFailure, QueueRefusal};
+use crate::core::addr_text::SocketAddrText;
+use crate::core::ids::{CallId, LegId, TransactionId};
+use crate::core::time::Instant;
+use crate::dialplan::{AgentId, GroupId, GroupMember, QueueId, RingMode, Tenant};
+use crate::sip::msg::{HeaderName, Method, NameAddr, Request, SipUri};
+use crate::sip::transport::{Peer, TransportKind};
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// Played to a caller whose transfer bounced back to the queue.
+pub const TRANSFER_FAILED_PROMPT: &str = "transfer_failed";
+/// Priority of a bounced caller in its queue: ahead of every caller who arrived normally.
+const BOUNCE_PRIORITY: u8 = u8::MAX;
+/// Shortest time one member of an in-turn group rings.
+const MIN_MEMBER_RING: Duration = Duration::from_secs(5);
+/// Ring time of a transfer to one agent or to a group without its own setting.
+const DEFAULT_RING_TIMEOUT: Duration = Duration::from_secs(20);
+/// Longest User-to-User payload of the ISDN package (RFC 7434 §4: 128 octets).
+const MAX_UUI_OCTETS: usize = 128;
+
+/// Where a transfer goes, resolved in the caller's tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferTarget {
+    /// A backoffice group of the dial plan, rung by its `ring` mode and hours.
+    Group(GroupId),
+    /// One agent of the tenant, rung at its registration.
+    Agent(AgentId),
+    /// A front-office queue: the caller waits there like any caller.
+    Queue(QueueId),
+}
+
+impl TransferTarget {
+    /// The id in the target's URI or API request: a group, an agent or a queue of `tenant`
+    /// (groups first, then agents, then queues). `None` for anything else.
+    pub fn resolve(tenant: &Tenant, id: &str) -> Option<TransferTarget> {
+        if let Some(group) = tenant.groups.iter().find(|g| g.id.as_str() == id) {
+            return Some(TransferTarget::Group(group.id.clone()));
+        }
+        if let Some(agent) = tenant.agents.iter().find(|a| a.id.as_str() == id) {
+            return Some(TransferTarget::Agent(agent.id.clone()));
+        }
+        tenant.queues.iter().find(|q| q.id.as_str() == id).map(|q| TransferTarget::Queue(q.id.clone()))
+    }
+
+    /// A label for metrics and records: the group or queue id, or `agent` (agent ids are
+    /// people: not a metric label).
+    pub fn label(&self) -> String {
+        match self {
+            TransferTarget::Group(group) => group.to_string(),
+            TransferTarget::Agent(_) => "agent".to_string(),
+            TransferTarget::Queue(queue) => queue.to_string(),
+        }
+    }
+}
+
+/// Why a transfer did not reach anyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BounceReason {
+    /// Nobody answered within the ring time.
+    NoAnswer,
+    /// Every member was busy.
+    Busy,
+    /// Members refused the call.
+    Rejected,
+    /// No member could be rung (not registered, no address, transport failure).
+    Unreachable,
+    /// Outside the group's hours.
+    Closed,
+    /// The member hung up the consultation of a warm transfer.
+    ConsultEnded,
+}
+
+impl BounceReason {
+    /// Stable name for records, metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BounceReason::NoAnswer => "no_answer",
+            BounceReason::Busy => "busy",
+            BounceReason::Rejected => "rejected",
+            BounceReason::Unreachable => "unreachable",
+            BounceReason::Closed => "closed",
+            BounceReason::ConsultEnded => "consult_ended",
+        }
+    }
+
+    /// The final sipfrag status reported to a REFERring phone.
+    fn status(self) -> (u16, &'static str) {
+        match self {
+            BounceReason::NoAnswer | BounceReason::Closed | BounceReason::ConsultEnded => (480, "Temporarily Unavailable"),
+            BounceReason::Busy => (486, "Busy Here"),
+            BounceReason::Rejected => (603, "Decline"),
+            BounceReason::Unreachable => (404, "Not Found"),
+        }
+    }
+
+    fn from_failure(failure: OfferFailure) -> BounceReason {
+        match failure {
+            OfferFailure::NoAnswer => BounceReason::NoAnswer,
+            OfferFailure::Busy => BounceReason::Busy,
+            OfferFailure::Rejected => BounceReason::Rejected,
+            OfferFailure::Unreachable => BounceReason::Unreachable,
+        }
+    }
+}
+
+/// How a transfer ended, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferOutcome {
+    /// A member (or the queue) took the call.
+    Answered,
+    /// Nobody took it: the call came back.
+    Bounced(BounceReason),
+    /// The agent withdrew it over the API.
+    Cancelled,
+}
+
+impl TransferOutcome {
+    /// Stable label for metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferOutcome::Answered => "answered",
+            TransferOutcome::Bounced(reason) => reason.as_str(),
+            TransferOutcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Why a transfer could not be started (the API's answer; REFERs get sipfrag statuses).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransferError {
+    /// The target names no group, agent or queue of the caller's tenant.
+    #[error("no group, agent or queue {0} in this tenant")]
+    UnknownTarget(String),
+    /// The call is not connected to an agent (or a transfer is already under way).
+    #[error("the call is not connected to an agent")]
+    NotConnected,
+    /// The call made its tenant's `max_transfers` transfers already.
+    #[error("the call was transferred {0} times already (max_transfers)")]
+    HopLimit(u32),
+    /// No warm transfer is consulting, or no transfer is under way.
+    #[error("no transfer to complete or cancel")]
+    NoTransfer,
+}
+
+/// A transfer under way.
+#[derive(Debug)]
+pub struct Transfer {
+    pub target: TransferTarget,
+    pub mode: TransferMode,
+    /// The agent's leg that asked; `None` once that agent left (the transfer goes on).
+    pub transferor: Option<LegId>,
+    /// An agent's transfer (not a menu's route): counts against `max_transfers` when done.
+    counts_as_hop: bool,
+    /// The transferor asked with REFER: its implicit subscription gets NOTIFYs.
+    pub subscribed: bool,
+    /// Members still to ring, in turn.
+    pending_members: VecDeque<GroupMember>,
+    /// How long each member rings in turn.
+    member_ring: Duration,
+    /// The legs ringing now.
+    pub ringing: Vec<LegId>,
+    /// A warm transfer's member, talking to the agent while the caller holds.
+    pub consulting: Option<LegId>,
+    /// Tells this transfer's timers from an earlier one's.
+    seq: u32,
+    started_at: Instant,
+    /// The most telling failure so far (busy beats no answer beats unreachable).
+    failure: Option<BounceReason>,
+}
+
+impl Engine {
+    /// REFER in a leg's dialog (RFC 3515 §2.4): one `Refer-To` or 400; only the agent
+    /// talking to the caller may transfer (403); then 200 (RFC 7647 §5) and the transfer
+    /// runs, reported by NOTIFY.
+    pub(super) fn on_refer(&mut self, leg_id: LegId, tx: TransactionId, request: &Request, tag: &str) {
+        let refer_to: Vec<&Bytes> = request.headers.get_all(&HeaderName::ReferTo).collect();
+        let target_uri = match refer_to.as_slice() {
+            [one] => NameAddr::parse(one).ok().map(|name_addr| name_addr.uri),
+            _ => None,
+        };
+        let Some(target_uri) = target_uri else {
+            self.stats.transfers_refused += 1;
+            let response = self.build_response(request, 400, "Bad Request (exactly one Refer-To)", tag);
+            self.send_on(tx, response);
+            return;
+        };
+        let Some(leg) = self.legs.get(leg_id) else { return };
+        let call_id = leg.call;
+        let transferring = self.calls.get(&call_id).is_some_and(|call| call.caller_partner() == Some(leg_id) && call.transfer.is_none());
+        if !matches!(leg.party, Party::Agent(_)) || !transferring {
+            self.stats.transfers_refused += 1;
+            let response = self.build_response(request, 403, "Forbidden", tag);
+            self.send_on(tx, response);
+            return;
+        }
+        let ok = self.build_response(request, 200, "OK", tag);
+        self.send_on(tx, ok);
+        self.notify_transferor(leg_id, 100, "Trying", false);
+        if target_uri.headers.iter().any(|header| header.name.eq_ignore_ascii_case("replaces")) {
+            // An attended transfer names a consultation dialog; the daemon holds no
+            // dialog a phone could have consulted on (agents' own calls are not routed
+            // through it), so none matches (RFC 3891 §3: 481).
+            self.stats.transfers_refused += 1;
+            self.notify_transferor(leg_id, 481, "Call/Transaction Does Not Exist", true);
+            return;
+        }
+        let user = target_uri.user_unescaped().unwrap_or_default();
+        let result = self
+            .resolve_target(call_id, &user)
+            .and_then(|target| self.start_transfer(call_id, target, TransferMode::Blind, true));
+        if let Err(error) = result {
+            self.stats.transfers_refused += 1;
+            tracing::info!(call = %call_id, reference = %self.reference_label(call_id), %error, "transfer refused");
+            let (status, reason) = match error {
+                TransferError::UnknownTarget(_) => (404, "Not Found"),
+                _ => (403, "Forbidden"),
+            };
+            self.notify_transferor(leg_id, status, reason, true);
+        }
+    }
+
+    /// The target named `id` in the call's tenant.
+    pub(super) fn resolve_target(&self, call: CallId, id: &str) -> Result<TransferTarget, TransferError> {
+        self.calls
+            .get(&call)
+            .and_then(|call| self.plan.tenant(&call.tenant_id))
+            .and_then(|tenant| TransferTarget::resolve(tenant, id))
+            .ok_or_else(|| TransferError::UnknownTarget(id.to_string()))
+    }
+
+    /// Starts transferring the caller of `call_id`, talking to an agent, to `target`.
+    pub(super) fn start_transfer(&mut self, call_id: CallId, target: TransferTarget, mode: TransferMode, subscribed: bool) -> Result<(), TransferError> {
+        let Some(call) = self.calls.get(&call_id) else { return Err(TransferError::NotConnected) };
+        let transferor = call.caller_partner().filter(|leg| self.legs.get(*leg).is_some_and(|leg| leg.agent().is_some()));
+        let (Some(transferor), None) = (transferor, &call.transfer) else { return Err(TransferError::NotConnected) };
+        if !matches!(call.phase, Phase::Connected) {
+            return Err(TransferError::NotConnected);
+        }
+        let max_transfers = self.plan.tenant(&call.tenant_id).map_or(0, |tenant| tenant.max_transfers);
+        if call.transfers_made >= max_transfers {
+            return Err(TransferError::HopLimit(call.transfers_made));
+        }
+        tracing::info!(call = %call_id, reference = %self.reference_label(call_id), target = %target.label(), ?mode, "transfer started");
+        match target {
+            TransferTarget::Queue(queue) => self.transfer_to_queue(call_id, transferor, subscribed, queue),
+            target => self.ring_target(call_id, target, mode, Some(transferor), subscribed),
+        }
+        Ok(())
+    }
+
+    /// A menu choice routes the caller to a backoffice group directly, with the same
+    /// supervision as a transfer (no agent to return to: a bounce goes to a queue).
+    pub(super) fn route_to_group(&mut self, call_id: CallId, group: GroupId) {
+        tracing::info!(call = %call_id, reference = %self.reference_label(call_id), %group, "menu routes to a group");
+        self.ring_target(call_id, TransferTarget::Group(group), TransferMode::Blind, None, false);
+    }
+
+    /// Puts the caller on hold and rings the target's members; `transferor` is the agent's
+    /// leg bridged to the caller, if any.
+    fn ring_target(&mut self, call_id: CallId, target: TransferTarget, mode: TransferMode, transferor: Option<LegId>, subscribed: bool) {
+        let Some(caller) = self.calls.get(&call_id).map(|call| call.caller) else { return };
+        let (members, ring_timeout, ring_mode, open) = self.transfer_members(call_id, &target);
+        self.transfer_seq += 1;
+        let seq = self.transfer_seq;
+        let member_ring = match ring_mode {
+            RingMode::Together => ring_timeout,
+            RingMode::InTurn => (ring_timeout / members.len().max(1) as u32).max(MIN_MEMBER_RING),
+        };
+        let now = self.now;
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            call.history.transfer_requested(now, mode, &target.label());
+            call.transfer = Some(Transfer {
+                target,
+                mode,
+                transferor,
+                counts_as_hop: transferor.is_some(),
+                subscribed,
+                pending_members: members.into(),
+                member_ring,
+                ringing: Vec::new(),
+                consulting: None,
+                seq,
+                started_at: now.mono,
+                failure: None,
+            });
+        }
+        // The caller holds with music while the target rings.
+        if let Some(agent_leg) = transferor {
+            self.unbridge(call_id, caller, agent_leg);
+        }
+        self.set_phase(call_id, Phase::Transferring);
+        if let Some(media) = self.caller_media(call_id) {
+            self.play_prompts(media, vec![HOLD_MUSIC_PROMPT.to_string()], true, false);
+        }
+        if !open {
+            self.bounce(call_id, BounceReason::Closed);
+            return;
+        }
+        self.timers.schedule_mono(now.mono + ring_timeout, TimerKind::TransferTimeout(call_id, seq));
+        match ring_mode {
+            RingMode::Together => while self.ring_next_member(call_id) {},
+            RingMode::InTurn => {
+                self.ring_next_member(call_id);
+            }
+        }
+        self.bounce_if_nobody_rings(call_id);
+    }
+
+    /// The members a target rings, its ring time and mode, and whether it is open now.
+    fn transfer_members(&self, call_id: CallId, target: &TransferTarget) -> (Vec<GroupMember>, Duration, RingMode, bool) {
+        let tenant = self.calls.get(&call_id).and_then(|call| self.plan.tenant(&call.tenant_id));
+        match (target, tenant) {
+            (TransferTarget::Group(group_id), Some(tenant)) => match tenant.group(group_id) {
+                Some(group) => {
+                    let hours = group.hours.as_ref().unwrap_or(&tenant.hours);
+                    let open = calendar::is_open(hours, &tenant.closed_days, self.now.wall);
+                    (group.members.clone(), Duration::from_secs(u64::from(group.ring_timeout_s)), group.ring, open)
+                }
+                None => (Vec::new(), DEFAULT_RING_TIMEOUT, RingMode::Together, false),
+            },
+            (TransferTarget::Agent(agent), _) => (vec![GroupMember::Agent(agent.clone())], DEFAULT_RING_TIMEOUT, RingMode::Together, true),
+            _ => (Vec::new(), DEFAULT_RING_TIMEOUT, RingMode::Together, false),
+        }
+    }
+
+    /// Rings the next pending member that can be rung; false when none is left.
+    fn ring_next_member(&mut self, call_id: CallId) -> bool {
+        loop {
+            let Some(transfer) = self.calls.get_mut(&call_id).and_then(|call| call.transfer.as_mut()) else { return false };
+            let Some(member) = transfer.pending_members.pop_front() else { return false };
+            let group = match &transfer.target {
+                TransferTarget::Group(group) => Some(group.clone()),
+                _ => None,
+            };
+            let member_ring = transfer.member_ring;
+            match self.dial_member(call_id, &member, group) {
+                Some(leg) => {
+                    if let Some(transfer) = self.calls.get_mut(&call_id).and_then(|call| call.transfer.as_mut()) {
+                        transfer.ringing.push(leg);
+                    }
+                    self.timers.schedule_mono(self.now.mono + member_ring, TimerKind::MemberRingTimeout(leg));
+                    return true;
+                }
+                None => self.note_transfer_failure(call_id, BounceReason::Unreachable),
+            }
+        }
+    }
+
+    /// Sends the INVITE to one member with the call's context; `None` when the member
+    /// cannot be rung (an agent not registered, a URI whose host is not an IP address:
+    /// the engine resolves no names).
+    fn dial_member(&mut self, call_id: CallId, member: &GroupMember, group: Option<GroupId>) -> Option<LegId> {
+        let call = self.calls.get(&call_id)?;
+        let reference = call.reference.to_string().replace(' ', "");
+        let subject = call.context.subject.clone();
+        let tenant = call.tenant_id.clone();
+        let referred_by = call
+            .transfer
+            .as_ref()
+            .and_then(|transfer| transfer.transferor)
+            .and_then(|leg| self.legs.get(leg))
+            .and_then(|leg| leg.agent())
+            .map(|agent| format!("<sip:{agent}@{}>", SocketAddrText(self.config.advertised)));
+        let (request_uri, to, peer, target) = match member {
+            GroupMember::Agent(agent) => {
+                let account = self.agents.account(agent.as_str()).filter(|a| a.tenant == tenant).cloned()?;
+                let (binding, peer) = self.agent_target(&account)?;
+                (binding.contact.trim_matches(['<', '>']).to_string(), format!("<{}>", binding.aor), peer, agent.to_string())
+            }
+            GroupMember::Uri(uri) => {
+                let parsed = SipUri::parse(uri.as_bytes()).ok()?;
+                let ip: IpAddr = parsed.host.trim_matches(['[', ']']).parse().ok()?;
+                let tcp = parsed.param("transport").flatten().is_some_and(|t| t.eq_ignore_ascii_case("tcp"));
+                let peer = Peer {
+                    transport: if tcp { TransportKind::Tcp } else { TransportKind::Udp },
+                    local: self.config.advertised,
+                    remote: SocketAddr::new(ip, parsed.port_or_default()),
+                    connection: None,
+                };
+                (uri.clone(), format!("<{uri}>"), peer, uri.clone())
+            }
+        };
+        let mut extra_headers = vec![
+            (HeaderName::Other(Bytes::from_static(super::REFERENCE_HEADER)), reference.clone()),
+            (HeaderName::Other(Bytes::from_static(b"User-to-User")), user_to_user(&reference)),
+            (HeaderName::CallInfo, format!("<{}/api/calls/{reference}>;purpose=info", self.config.http_base_url)),
+        ];
+        if let Some(referred_by) = referred_by {
+            // RFC 3892 §2.2: the triggered INVITE carries Referred-By; phones often drop
+            // it, so the daemon adds it on the leg it originates.
+            extra_headers.push((HeaderName::ReferredBy, referred_by));
+        }
+        self.dial(Dial {
+            call: call_id,
+            party: Party::Member { group, target },
+            request_uri,
+            to,
+            from_display: display_name(&reference, subject.as_deref()),
+            extra_headers,
+            peer,
+        })
+    }
+
+    /// A member's phone answered.
+    pub(super) fn on_member_answered(&mut self, leg_id: LegId) {
+        let Some(leg) = self.legs.get(leg_id) else { return };
+        let call_id = leg.call;
+        let transfer = self.calls.get(&call_id).and_then(|call| call.transfer.as_ref());
+        let Some(transfer) = transfer.filter(|transfer| transfer.ringing.contains(&leg_id)) else {
+            // The transfer ended meanwhile (another member was faster, it bounced).
+            self.bye_leg(leg_id);
+            return;
+        };
+        let (mode, transferor) = (transfer.mode, transfer.transferor);
+        if let Some(leg) = self.legs.get_mut(leg_id) {
+            leg.state = LegState::Connected;
+            leg.answered = true;
+        }
+        self.report_ring_ended(leg_id, OfferOutcome::Answered);
+        let others: Vec<LegId> = match self.calls.get_mut(&call_id).and_then(|call| call.transfer.as_mut()) {
+            Some(transfer) => {
+                transfer.ringing.retain(|leg| *leg != leg_id);
+                std::mem::take(&mut transfer.ringing)
+            }
+            None => Vec::new(),
+        };
+        for other in others {
+            // Another member was faster: a cancelled ring, not a missed one.
+            self.report_ring_ended(other, OfferOutcome::Cancelled);
+            self.cancel_leg(other);
+        }
+        match (mode, transferor) {
+            (TransferMode::Warm, Some(agent_leg)) => {
+                tracing::info!(call = %call_id, reference = %self.reference_label(call_id), "member answered; consulting");
+                if let Some(transfer) = self.calls.get_mut(&call_id).and_then(|call| call.transfer.as_mut()) {
+                    transfer.consulting = Some(leg_id);
+                }
+                self.bridge(call_id, agent_leg, leg_id);
+            }
+            _ => self.complete_transfer(call_id, leg_id),
+        }
+    }
+
+    /// The member takes the caller over: caller and member are bridged, the agent leaves.
+    fn complete_transfer(&mut self, call_id: CallId, member_leg: LegId) {
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        let Some(transfer) = call.transfer.take() else { return };
+        let caller = call.caller;
+        if transfer.counts_as_hop {
+            call.transfers_made += 1;
+        }
+        let label = transfer.target.label();
+        let now = self.now;
+        let target = self.legs.get(member_leg).and_then(|leg| match &leg.party {
+            Party::Member { target, .. } => Some(target.clone()),
+            _ => None,
+        });
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            call.history.transfer_ended(now, TransferOutcome::Answered.as_str(), target.as_deref());
+        }
+        tracing::info!(call = %call_id, reference = %self.reference_label(call_id), target = %label, mode = ?transfer.mode, "transfer answered");
+        if let Some(agent_leg) = transfer.transferor {
+            self.unbridge(call_id, agent_leg, member_leg);
+            if transfer.subscribed {
+                self.notify_transferor(agent_leg, 200, "OK", true);
+            }
+            self.end_agent_conversation(call_id);
+            self.bye_leg(agent_leg);
+        }
+        self.bridge(call_id, caller, member_leg);
+        self.set_phase(call_id, Phase::Connected);
+        self.emit_transfer_ended(call_id, &transfer, TransferOutcome::Answered);
+    }
+
+    /// A blind transfer to a queue: the queue takes the caller at once; the agent leaves.
+    fn transfer_to_queue(&mut self, call_id: CallId, transferor: LegId, subscribed: bool, queue: QueueId) {
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        call.transfers_made += 1;
+        let caller = call.caller;
+        let now = self.now;
+        call.history.transfer_requested(now, TransferMode::Blind, queue.as_str());
+        call.history.transfer_ended(now, TransferOutcome::Answered.as_str(), Some(queue.as_str()));
+        self.unbridge(call_id, caller, transferor);
+        if subscribed {
+            self.notify_transferor(transferor, 200, "OK", true);
+        }
+        self.end_agent_conversation(call_id);
+        self.bye_leg(transferor);
+        if let Some(media) = self.caller_media(call_id) {
+            self.play_prompts(media, vec![HOLD_MUSIC_PROMPT.to_string()], true, false);
+        }
+        self.requeue(call_id, &queue, 0);
+    }
+
+    /// A member could not take the call (final error, unreachable, no usable audio).
+    pub(super) fn on_member_failed(&mut self, leg_id: LegId, failure: OfferFailure) {
+        let Some(call_id) = self.legs.get(leg_id).map(|leg| leg.call) else { return };
+        let Some(transfer) = self.calls.get_mut(&call_id).and_then(|call| call.transfer.as_mut()) else { return };
+        if !transfer.ringing.contains(&leg_id) {
+            return;
+        }
+        transfer.ringing.retain(|leg| *leg != leg_id);
+        self.note_transfer_failure(call_id, BounceReason::from_failure(failure));
+        self.ring_next_member(call_id);
+        self.bounce_if_nobody_rings(call_id);
+    }
+
+    /// An in-turn member rang its share of the ring time: the next one rings.
+    pub(super) fn on_member_ring_timeout(&mut self, leg_id: LegId) {
+        let Some(leg) = self.legs.get(leg_id) else { return };
+        let call_id = leg.call;
+        let ringing = leg.state == LegState::Ringing
+            && self.calls.get(&call_id).and_then(|call| call.transfer.as_ref()).is_some_and(|t| t.ringing.contains(&leg_id));
+        if !ringing {
+            return;
+        }
+        if let Some(transfer) = self.calls.get_mut(&call_id).and_then(|call| call.transfer.as_mut()) {
+            transfer.ringing.retain(|leg| *leg != leg_id);
+        }
+        self.report_ring_ended(leg_id, OfferOutcome::NoAnswer);
+        self.cancel_leg(leg_id);
+        self.note_transfer_failure(call_id, BounceReason::NoAnswer);
+        self.ring_next_member(call_id);
+        self.bounce_if_nobody_rings(call_id);
+    }
+
+    /// The transfer's whole ring time ran out.
+    pub(super) fn on_transfer_timeout(&mut self, call_id: CallId, seq: u32) {
+        let due = self
+            .calls
+            .get(&call_id)
+            .and_then(|call| call.transfer.as_ref())
+            .is_some_and(|transfer| transfer.seq == seq && transfer.consulting.is_none());
+        if due {
+            self.bounce(call_id, BounceReason::NoAnswer);
+        }
+    }
+
+    fn note_transfer_failure(&mut self, call_id: CallId, reason: BounceReason) {
+        let rank = |reason: BounceReason| match reason {
+            BounceReason::Busy => 3,
+            BounceReason::Rejected => 2,
+            BounceReason::NoAnswer => 1,
+            _ => 0,
+        };
+        if let Some(transfer) = self.calls.get_mut(&call_id).and_then(|call| call.transfer.as_mut()) {
+            if transfer.failure.is_none_or(|seen| rank(reason) > rank(seen)) {
+                transfer.failure = Some(reason);
+            }
+        }
+    }
+
+    fn bounce_if_nobody_rings(&mut self, call_id: CallId) {
+        let Some(transfer) = self.calls.get(&call_id).and_then(|call| call.transfer.as_ref()) else { return };
+        if transfer.ringing.is_empty() && transfer.pending_members.is_empty() && transfer.consulting.is_none() {
+            let reason = transfer.failure.unwrap_or(BounceReason::Unreachable);
+            self.bounce(call_id, reason);
+        }
+    }
+
+    /// Nobody took the call: it comes back, flagged, to the agent if still there, else to
+    /// the head of its queue.
+    fn bounce(&mut self, call_id: CallId, reason: BounceReason) {
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        let Some(transfer) = call.transfer.take() else { return };
+        let caller = call.caller;
+        call.history.transfer_ended(self.now, reason.as_str(), None);
+        tracing::info!(call = %call_id, reference = %self.reference_label(call_id), target = %transfer.target.label(), reason = reason.as_str(), "transfer bounced");
+        for leg in transfer.ringing.iter().chain(transfer.consulting.iter()) {
+            self.cancel_leg(*leg);
+        }
+        self.emit_transfer_ended(call_id, &transfer, TransferOutcome::Bounced(reason));
+        self.return_caller(call_id, caller, transfer.transferor, transfer.subscribed.then_some(reason.status()));
+    }
+
+    /// Gives the caller back after a bounce or a cancelled transfer: to the transferring
+    /// agent if that agent's leg is still up (with a final NOTIFY of `status` when it
+    /// REFERred), else to the head of the queue the call came from.
+    fn return_caller(&mut self, call_id: CallId, caller: LegId, transferor: Option<LegId>, status: Option<(u16, &str)>) {
+        let agent_up = transferor.filter(|leg| self.legs.get(*leg).is_some_and(|leg| leg.state == LegState::Connected));
+        if let Some(agent_leg) = agent_up {
+            if let Some((code, reason)) = status {
+                self.notify_transferor(agent_leg, code, reason, true);
+            }
+            self.bridge(call_id, caller, agent_leg);
+            self.set_phase(call_id, Phase::Connected);
+            return;
+        }
+        let queue = self.calls.get(&call_id).and_then(|call| call.queue.clone()).or_else(|| self.default_queue(call_id));
+        if let Some(media) = self.caller_media(call_id) {
+            // The prompt, then hold music as for every caller waiting (PlayoutFinished).
+            self.play_prompts(media, vec![TRANSFER_FAILED_PROMPT.to_string()], false, false);
+        }
+        match queue {
+            Some(queue) => self.requeue(call_id, &queue, BOUNCE_PRIORITY),
+            None => self.hang_up(call_id, super::EndReason::Overflowed),
+        }
+    }
+
+    /// Puts the call (back) in `queue` with `priority`.
+    fn requeue(&mut self, call_id: CallId, queue: &QueueId, priority: u8) {
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        call.phase = Phase::Queued;
+        call.queue = Some(queue.clone());
+        let tenant = call.tenant_id.clone();
+        match self.acd.call_arrived(self.now.mono, call_id, &tenant, queue, priority) {
+            Ok(()) => {}
+            Err(QueueRefusal::QueueFull { destination }) => self.overflow(call_id, destination),
+            Err(refusal) => {
+                tracing::warn!(call = %call_id, reference = %self.reference_label(call_id), %refusal, "call not queued again");
+                self.hang_up(call_id, super::EndReason::Overflowed);
+            }
+        }
+    }
+
+    /// The agent hung up while the transfer runs: the transfer goes on without them
+    /// (RFC 3515 §2.4.4). A warm transfer whose agent leaves while consulting completes,
+    /// as an attended transfer does when the transferor hangs up.
+    pub(super) fn on_transferor_left(&mut self, call_id: CallId, leg_id: LegId) {
+        self.end_agent_conversation(call_id);
+        let consulting = match self.calls.get_mut(&call_id).and_then(|call| call.transfer.as_mut()) {
+            Some(transfer) => {
+                transfer.transferor = None;
+                transfer.consulting
+            }
+            None => None,
+        };
+        self.remove_leg(leg_id);
+        if let Some(member_leg) = consulting {
+            self.complete_transfer(call_id, member_leg);
+        }
+    }
+
+    /// The member hung up a warm transfer's consultation: the caller goes back.
+    pub(super) fn on_consult_ended(&mut self, call_id: CallId, leg_id: LegId) {
+        self.remove_leg(leg_id);
+        if let Some(transfer) = self.calls.get_mut(&call_id).and_then(|call| call.transfer.as_mut()) {
+            transfer.consulting = None;
+        }
+        self.bounce(call_id, BounceReason::ConsultEnded);
+    }
+
+    /// The API completes a warm transfer whose member is consulting.
+    pub(super) fn complete_warm_transfer(&mut self, call_id: CallId) -> Result<(), TransferError> {
+        let consulting = self.calls.get(&call_id).and_then(|call| call.transfer.as_ref()).and_then(|t| t.consulting);
+        let member_leg = consulting.ok_or(TransferError::NoTransfer)?;
+        self.complete_transfer(call_id, member_leg);
+        Ok(())
+    }
+
+    /// The API withdraws a transfer: ringing stops, a consultation ends, and caller and
+    /// agent talk again. Not a bounce.
+    pub(super) fn cancel_transfer(&mut self, call_id: CallId) -> Result<(), TransferError> {
+        let call = self.calls.get_mut(&call_id).ok_or(TransferError::NoTransfer)?;
+        let transfer = call.transfer.take().ok_or(TransferError::NoTransfer)?;
+        let caller = call.caller;
+        call.history.transfer_ended(self.now, TransferOutcome::Cancelled.as_str(), None);
+        for leg in transfer.ringing.iter().chain(transfer.consulting.iter()) {
+            self.cancel_leg(*leg);
+        }
+        self.emit_transfer_ended(call_id, &transfer, TransferOutcome::Cancelled);
+        self.return_caller(call_id, caller, transfer.transferor, transfer.subscribed.then_some((487, "Request Terminated")));
+        Ok(())
+    }
+
+    /// Tells the ACD the agent's conversation with this call is over (wrap-up starts),
+    /// once.
+    pub(super) fn end_agent_conversation(&mut self, call_id: CallId) {
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        if !std::mem::take(&mut call.in_agent_conversation) {
+            return;
+        }
+        if let Err(error) = self.acd.call_ended(self.now.mono, call_id) {
+            tracing::debug!(call = %call_id, %error, "acd did not know the conversation");
+        }
+    }
+
+    /// NOTIFY in the transferor's dialog with the transfer's progress (RFC 3515 §2.4.5).
+    fn notify_transferor(&mut self, leg_id: LegId, status: u16, reason: &str, last: bool) {
+        let branch = self.new_branch();
+        let sent_by = SocketAddrText(self.config.advertised).to_string();
+        let Some(leg) = self.legs.get_mut(leg_id) else { return };
+        if leg.state != LegState::Connected {
+            return;
+        }
+        let Some(dialog) = leg.dialog.as_mut() else { return };
+        let mut notify = dialog.make_request(Method::Notify, branch, &sent_by, leg.peer.transport);
+        notify.headers.push(HeaderName::Other(Bytes::from_static(b"Event")), "refer");
+        let state = if last { "terminated;reason=noresource" } else { "active;expires=60" };
+        notify.headers.push(HeaderName::Other(Bytes::from_static(b"Subscription-State")), state);
+        notify.headers.push(HeaderName::ContentType, "message/sipfrag;version=2.0");
+        notify.body = Bytes::from(format!("SIP/2.0 {status} {reason}\r\n"));
+        let peer = leg.peer;
+        let tx = self.transactions.send_request(self.now.mono, notify, peer);
+        self.flush_transmits();
+        self.legs.add_transaction(tx, leg_id);
+    }
+
+    fn emit_transfer_ended(&mut self, call_id: CallId, transfer: &Transfer, outcome: TransferOutcome) {
+        let Some(call) = self.calls.get(&call_id) else { return };
+        let notification = Notification::TransferEnded {
+            call: call_id,
+            tenant: call.tenant_id.clone(),
+            target: transfer.target.label(),
+            mode: transfer.mode,
+            outcome,
+            ring_time: self.now.mono - transfer.started_at,
+        };
+        self.outputs.push_back(Output::Notify(notification));
+    }
+
+    /// Relays media between two legs of a call.
+    pub(super) fn bridge(&mut self, call_id: CallId, a: LegId, b: LegId) {
+        let (Some(media_a), Some(media_b)) = (self.legs.get(a).map(|l| l.media), self.legs.get(b).map(|l| l.media)) else { return };
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            call.bridges.push((a, b));
+        }
+        self.outputs.push_back(Output::Media(MediaCommand::Bridge { a: media_a, b: media_b }));
+    }
+
+    /// Stops relaying media between two legs of a call.
+    fn unbridge(&mut self, call_id: CallId, a: LegId, b: LegId) {
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        let before = call.bridges.len();
+        call.bridges.retain(|&(x, y)| !((x == a && y == b) || (x == b && y == a)));
+        if call.bridges.len() == before {
+            return;
+        }
+        if let (Some(media_a), Some(media_b)) = (self.legs.get(a).map(|l| l.media), self.legs.get(b).map(|l| l.media)) {
+            self.outputs.push_back(Output::Media(MediaCommand::Unbridge { a: media_a, b: media_b }));
+        }
+    }
+
+    fn set_phase(&mut self, call_id: CallId, phase: Phase) {
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            call.phase = phase;
+        }
+    }
+}
+
+/// `User-to-User` in the ISDN package (RFC 7434): hex of the protocol discriminator
+/// 0x04 (IA5 characters) and the reference number, at most 128 octets.
+fn user_to_user(reference: &str) -> String {
+    let mut octets = vec![0x04u8];
+    octets.extend(reference.bytes().take(MAX_UUI_OCTETS - 1));
+    let hex: String = octets.iter().map(|octet| format!("{octet:02X}")).collect();
+    format!("{hex};encoding=hex;purpose=isdn-uui;content=isdn-uui")
+}
+
+/// The display name the member's phone shows: the reference and the subject, without
+/// characters that would end a quoted string.
+fn display_name(reference: &str, subject: Option<&str>) -> String {
+    let subject: String = subject
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+        .take(40)
+        .collect();
+    if subject.is_empty() {
+        format!("Ref {reference}")
+    } else {
+        format!("Ref {reference} {subject}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_to_user_is_hex_of_ia5_reference_in_the_isdn_package() {
+        assert_eq!(user_to_user("12345678"), "043132333435363738;encoding=hex;purpose=isdn-uui;content=isdn-uui");
+        let long = "9".repeat(300);
+        let hex = user_to_user(&long);
+        assert_eq!(hex.split(';').next().map(str::len), Some(2 * MAX_UUI_OCTETS));
+    }
+
+    #[test]
+    fn display_names_drop_quotes_and_are_bounded() {
+        assert_eq!(display_name("12345678", None), "Ref 12345678");
+        assert_eq!(display_name("12345678", Some("Paspoort \"kwijt\"")), "Ref 12345678 Paspoort kwijt");
+        assert_eq!(display_name("1", Some(&"x".repeat(100))).len(), "Ref 1 ".len() + 40);
+    }
+}
