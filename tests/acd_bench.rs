@@ -79,6 +79,7 @@ impl Bench {
             retry_after_s: 5,
             answer_delay_ms: 0,
             http_base_url: "http://127.0.0.1:8080".into(),
+            outbound_proxy: None,
             max_waiting_calls: 100_000,
             rtp_port_min: 20_000,
             rtp_port_max: 60_000,

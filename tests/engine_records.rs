@@ -23,8 +23,8 @@ fn a_bye_is_answered_before_the_media_closes_and_the_call_ends() {
     world.trail.clear();
     world.deliver(&in_dialog("BYE", "call-order", &tag, 2, "z9hG4bK-order-bye"));
     // The 200 OK is produced first (RFC 3261 §15.1.2: the UAS answers the BYE), then the
-    // call's media closes, then the call-ended notification and its record.
-    assert_eq!(world.trail, ["transmit 200", "media close", "notify CallEnded", "persist"], "{:?}", world.trail);
+    // call's media closes, then the call's handling and end notifications and its record.
+    assert_eq!(world.trail, ["transmit 200", "media close", "notify CallHandled", "notify CallEnded", "persist"], "{:?}", world.trail);
 }
 
 #[test]

@@ -31,6 +31,7 @@ pub(crate) struct RawSip {
     pub max_transactions: usize,
     pub user_agent: String,
     pub answer_delay_ms: u64,
+    pub outbound_proxy: Option<String>,
 }
 
 impl Default for RawSip {
@@ -45,6 +46,7 @@ impl Default for RawSip {
             max_transactions: 100_000,
             user_agent: concat!("veertien/", env!("CARGO_PKG_VERSION")).to_owned(),
             answer_delay_ms: 0,
+            outbound_proxy: None,
         }
     }
 }

@@ -54,6 +54,10 @@ pub struct SipSettings {
     /// Delay between 180 Ringing and 200 OK for inbound calls, in milliseconds (0-60000).
     /// Default 0: answer at once. A delay lets a caller cancel before the answer.
     pub answer_delay_ms: u64,
+    /// Where INVITEs to backoffice members go whose URI names a host rather than an IP
+    /// address (the municipal PBX or SBC that serves the desk phones). Default none: such
+    /// members are unreachable.
+    pub outbound_proxy: Option<SocketAddr>,
 }
 
 impl SipSettings {

@@ -59,6 +59,7 @@ pub(crate) fn validate(raw: &RawSettings, origins: &Origins) -> Result<Settings,
             );
         }
     }
+    let outbound_proxy = raw.sip.outbound_proxy.as_ref().and_then(|text| socket_address(text, "sip.outbound_proxy", &mut report));
     let mut trusted_peers = Vec::new();
     for (index, text) in raw.sip.trusted_peers.iter().enumerate() {
         match text.parse::<Cidr>() {
@@ -222,6 +223,7 @@ pub(crate) fn validate(raw: &RawSettings, origins: &Origins) -> Result<Settings,
                     max_transactions: raw.sip.max_transactions,
                     user_agent: raw.sip.user_agent.clone(),
                     answer_delay_ms: raw.sip.answer_delay_ms,
+                    outbound_proxy,
                 },
                 http: HttpSettings {
                     listen: http_listen,

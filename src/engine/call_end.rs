@@ -2,6 +2,7 @@
 //! caller, and the removal of a call with its one disposition and record.
 
 use super::call::{EndReason, Phase};
+use super::call_history::handling;
 use super::dialog_requests::Departure;
 use super::leg::{LegState, Party};
 use super::media_commands::MediaCommand;
@@ -119,8 +120,11 @@ impl Engine {
             self.outputs.push_back(Output::Media(MediaCommand::Close { session: leg.media, rtp_port: leg.rtp_port }));
         }
         let record = call.history.finish(self.now, call.reference.value().to_string(), call.tenant.clone(), reason.as_str(), &call.context);
+        let handling = handling(record.answered_at_ms.is_some(), &record.transfers);
+        self.outputs.push_back(Output::Notify(Notification::CallHandled { call: id, tenant: call.tenant_id, queue: call.queue, handling }));
         self.outputs.push_back(Output::Notify(Notification::CallEnded { call: id, tenant: call.tenant, reason, duration }));
         self.persist_record(Record::Call(record));
         self.check_drained();
     }
 }
+

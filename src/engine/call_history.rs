@@ -160,7 +160,7 @@ impl CallHistory {
             None => ("not_queued".to_string(), self.wait_so_far(now)),
         };
         let answered = self.answered.take();
-        let handling = handling(answered.is_some(), &self.transfers);
+        let handling = handling(answered.is_some(), &self.transfers).to_string();
         CallRecord {
             reference,
             tenant,
@@ -194,16 +194,15 @@ impl CallHistory {
 /// answered, `transferred_cold` or `transferred_warm` (the last transfer that was
 /// answered), `bounced` (a transfer came back and none was answered after), or
 /// `not_handled` (no agent answered).
-fn handling(answered: bool, transfers: &[TransferRecord]) -> String {
+pub fn handling(answered: bool, transfers: &[TransferRecord]) -> &'static str {
     let last_answered = transfers.iter().rev().find(|t| t.outcome == "answered");
-    let handling = match (last_answered, transfers.iter().any(|t| t.outcome != "answered" && t.outcome != "cancelled")) {
+    match (last_answered, transfers.iter().any(|t| t.outcome != "answered" && t.outcome != "cancelled")) {
         (Some(transfer), _) if transfer.mode == "warm" => "transferred_warm",
         (Some(_), _) => "transferred_cold",
         (None, true) => "bounced",
         (None, false) if answered => "handled",
         (None, false) => "not_handled",
-    };
-    handling.to_string()
+    }
 }
 
 fn duration_ms(duration: Duration) -> u64 {

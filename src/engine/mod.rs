@@ -49,7 +49,7 @@ use crate::acd::reference::ReferenceNumber;
 use crate::core::ids::{CallId, IdAllocator, MediaSessionId};
 use crate::core::rng::SeededRng;
 use crate::core::time::{Instant, Now};
-use crate::dialplan::{AgentId, DialPlan, TenantId};
+use crate::dialplan::{AgentId, DialPlan, QueueId, TenantId};
 use crate::sip::registrar::{Registrar, RegistrarConfig};
 use agents::AgentDirectory;
 use leg::LegTable;
@@ -92,6 +92,8 @@ pub struct EngineConfig {
     /// Delay between 180 Ringing and 200 OK. Zero answers at once; a non-zero value lets
     /// a caller (or a test) cancel before the answer.
     pub answer_delay_ms: u64,
+    /// Where INVITEs to group members go whose URI names a host, not an IP address.
+    pub outbound_proxy: Option<SocketAddr>,
     /// Base URL of our HTTP API, for the `Call-Info` link to a call's context.
     pub http_base_url: String,
     /// Callers waiting in all queues at once (the ACD's bound).
@@ -164,6 +166,10 @@ pub enum Notification {
     /// A transfer (or a menu's route to a group) ended: answered, bounced or cancelled,
     /// after ringing its target for `ring_time`. Feeds reachability per backoffice group.
     TransferEnded { call: CallId, tenant: TenantId, target: String, mode: TransferMode, outcome: TransferOutcome, ring_time: Duration },
+    /// How the contact centre handled a call that ended (the 80 % norm per department):
+    /// `handled`, `transferred_cold`, `transferred_warm`, `bounced` or `not_handled`, for
+    /// the queue it was last in. Right before its `CallEnded`.
+    CallHandled { call: CallId, tenant: TenantId, queue: Option<QueueId>, handling: &'static str },
     /// The engine finished draining: no calls are left.
     Drained,
 }

@@ -189,25 +189,9 @@ mod tests {
             reference: reference.into(),
             tenant: "almere".into(),
             dialled: "14036".into(),
-            caller_hash: None,
-            arrived_at_ms: 0,
-            established_at_ms: None,
-            menu_choice: None,
-            queue: None,
-            queued_at_ms: None,
-            answered_at_ms: None,
-            agent: None,
-            ended_at_ms: 0,
-            wait_ms: 0,
-            talk_ms: 0,
-            hold_ms: 0,
-            wrap_up_ms: 0,
             disposition: "not_queued".into(),
             end_reason: "caller_hung_up".into(),
-            subject: None,
-            notes: None,
-            previous_references: Vec::new(),
-            legs: Vec::new(),
+            ..CallRecord::default()
         })
     }
 

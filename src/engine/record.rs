@@ -45,7 +45,7 @@ pub struct IssuedReference {
 
 /// The durable record of one call, written once when the call ends. Times are wall-clock
 /// milliseconds since the Unix epoch (UTC); durations are milliseconds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallRecord {
     /// The call's 8-digit reference number (GGM: `kenmerk`).
     pub reference: String,

@@ -373,8 +373,8 @@ impl Engine {
     }
 
     /// Sends the INVITE to one member with the call's context; `None` when the member
-    /// cannot be rung (an agent not registered, a URI whose host is not an IP address:
-    /// the engine resolves no names).
+    /// cannot be rung (an agent not registered, a URI whose host is not an IP address
+    /// while no outbound proxy is configured: the engine resolves no names).
     fn dial_member(&mut self, call_id: CallId, member: &GroupMember, group: Option<GroupId>) -> Option<LegId> {
         let call = self.calls.get(&call_id)?;
         let reference = call.reference.to_string().replace(' ', "");
@@ -395,12 +395,16 @@ impl Engine {
             }
             GroupMember::Uri(uri) => {
                 let parsed = SipUri::parse(uri.as_bytes()).ok()?;
-                let ip: IpAddr = parsed.host.trim_matches(['[', ']']).parse().ok()?;
                 let tcp = parsed.param("transport").flatten().is_some_and(|t| t.eq_ignore_ascii_case("tcp"));
+                let direct = parsed.host.trim_matches(['[', ']']).parse::<IpAddr>().ok();
+                let remote = match direct {
+                    Some(ip) => SocketAddr::new(ip, parsed.port_or_default()),
+                    None => self.config.outbound_proxy?,
+                };
                 let peer = Peer {
                     transport: if tcp { TransportKind::Tcp } else { TransportKind::Udp },
                     local: self.config.advertised,
-                    remote: SocketAddr::new(ip, parsed.port_or_default()),
+                    remote,
                     connection: None,
                 };
                 (uri.clone(), format!("<{uri}>"), peer, uri.clone())

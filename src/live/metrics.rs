@@ -40,6 +40,7 @@ pub const EXPORTED_METRICS: &[(&str, &str)] = &[
     ("veertien_agent_offers_total", "Offers to an agent, by outcome."),
     ("veertien_reachability_attempts_total", "Attempts to reach a target (agent), by outcome."),
     ("veertien_reachability_ratio", "Answered / attempts that counted (cancelled rings left out), per target."),
+    ("veertien_calls_handling_total", "Ended calls per tenant and last queue by how they were handled (handled, transferred_cold, transferred_warm, bounced, not_handled)."),
     ("veertien_ring_seconds", "How long a target's phone rang per attempt."),
     ("veertien_tenant_open", "1 while the tenant's contact centre is open by its calendar."),
     ("veertien_calls_active", "Calls in progress."),
@@ -267,6 +268,14 @@ impl MetricsExporter {
             if let Some(ratio) = target.ratio() {
                 self.gauge("veertien_reachability_ratio", base(), ratio);
             }
+        }
+        for handled in &report.handling {
+            let labels = vec![
+                Label::new("tenant", handled.tenant.to_string()),
+                Label::new("queue", handled.queue.clone()),
+                Label::new("handling", handled.handling),
+            ];
+            self.counter("veertien_calls_handling_total", labels).absolute(handled.calls);
         }
     }
 

@@ -148,6 +148,7 @@ pub fn engine_config(settings: &Settings, sip_addr: SocketAddr, http_addr: Socke
         retry_after_s: settings.shutdown.retry_after_s,
         answer_delay_ms: settings.sip.answer_delay_ms,
         http_base_url: format!("http://{http_addr}"),
+        outbound_proxy: settings.sip.outbound_proxy,
         max_waiting_calls: settings.limits.max_calls,
         rtp_port_min: settings.rtp.port_min,
         rtp_port_max: settings.rtp.port_max,

@@ -56,6 +56,9 @@ impl OutputHash {
             Notification::Drained => {
                 record.tag(6);
             }
+            Notification::CallHandled { call, tenant, queue, handling } => {
+                record.tag(8).call(*call).text(tenant.as_str()).text(queue.as_ref().map_or("-", |q| q.as_str())).text(handling);
+            }
             Notification::TransferEnded { call, tenant, target, mode, outcome, ring_time } => {
                 record
                     .tag(7)

@@ -151,6 +151,7 @@ pub fn replay_engine_config(answer_delay: Duration) -> EngineConfig {
         retry_after_s: 30,
         answer_delay_ms: answer_delay.as_millis() as u64,
         http_base_url: "http://127.0.0.1:8080".into(),
+        outbound_proxy: None,
         max_waiting_calls: 100_000,
         rtp_port_min: 10_000,
         rtp_port_max: 60_000,

@@ -129,25 +129,9 @@ mod tests {
             reference: reference.into(),
             tenant: "proef".into(),
             dialled: "14010".into(),
-            caller_hash: None,
-            arrived_at_ms: 1,
-            established_at_ms: None,
-            menu_choice: None,
-            queue: None,
-            queued_at_ms: None,
-            answered_at_ms: None,
-            agent: None,
-            ended_at_ms: 2,
-            wait_ms: 0,
-            talk_ms: 0,
-            hold_ms: 0,
-            wrap_up_ms: 0,
             disposition: "not_queued".into(),
             end_reason: "caller_hung_up".into(),
-            subject: None,
-            notes: None,
-            previous_references: Vec::new(),
-            legs: Vec::new(),
+            ..CallRecord::default()
         })
     }
 

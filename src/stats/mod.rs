@@ -15,7 +15,7 @@ mod report;
 mod window;
 
 pub use histogram::{wait_edges_s, WaitDistribution, WaitHistogram, DEFAULT_WAIT_EDGES_S};
-pub use report::{AgentReport, QueueReport, ReachabilityReport, StatsReport, TenantReport};
+pub use report::{AgentReport, HandlingReport, QueueReport, ReachabilityReport, StatsReport, TenantReport};
 pub use window::{ServiceLevelEvent, SlidingWindow};
 
 use std::collections::{BTreeMap, HashMap};
@@ -185,6 +185,8 @@ pub struct StatsAggregator {
     queues: BTreeMap<(TenantId, QueueId), QueueAccumulator>,
     agents: BTreeMap<(TenantId, AgentId), AgentReport>,
     reachability: BTreeMap<(TenantId, String), ReachabilityReport>,
+    /// Ended calls by tenant, last queue (`-` for none) and handling.
+    handling: BTreeMap<(TenantId, String, &'static str), u64>,
 }
 
 impl StatsAggregator {
@@ -196,6 +198,7 @@ impl StatsAggregator {
             queues: BTreeMap::new(),
             agents: BTreeMap::new(),
             reachability: BTreeMap::new(),
+            handling: BTreeMap::new(),
         }
     }
 
@@ -222,6 +225,10 @@ impl StatsAggregator {
             }
             Notification::Disposition(disposition) => {
                 self.on_disposition(now, &disposition.tenant, &disposition.queue, &disposition.outcome)
+            }
+            Notification::CallHandled { tenant, queue, handling, .. } => {
+                let queue = queue.as_ref().map_or("-", |queue| queue.as_str()).to_string();
+                *self.handling.entry((tenant.clone(), queue, handling)).or_insert(0) += 1;
             }
             Notification::CallEstablished { .. } | Notification::Drained => {}
         }
@@ -310,6 +317,11 @@ impl StatsAggregator {
                 .collect(),
             agents: self.agents.values().cloned().collect(),
             reachability: self.reachability.values().cloned().collect(),
+            handling: self
+                .handling
+                .iter()
+                .map(|((tenant, queue, handling), calls)| HandlingReport { tenant: tenant.clone(), queue: queue.clone(), handling, calls: *calls })
+                .collect(),
         }
     }
 }

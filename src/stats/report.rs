@@ -18,8 +18,22 @@ pub struct StatsReport {
     pub queues: Vec<QueueReport>,
     /// Per tenant and agent.
     pub agents: Vec<AgentReport>,
-    /// Per tenant and target (an agent now; backoffice groups later).
+    /// Per tenant and target: agents, and backoffice groups as `transfer:GROUP`.
     pub reachability: Vec<ReachabilityReport>,
+    /// Ended calls per tenant, last queue and how they were handled.
+    pub handling: Vec<HandlingReport>,
+}
+
+/// How many ended calls of a department were handled one way: the 80 % norm is
+/// `handled` over all calls that reached an agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlingReport {
+    pub tenant: TenantId,
+    /// The queue the call was last in, `-` for none.
+    pub queue: String,
+    /// `handled`, `transferred_cold`, `transferred_warm`, `bounced` or `not_handled`.
+    pub handling: &'static str,
+    pub calls: u64,
 }
 
 impl StatsReport {

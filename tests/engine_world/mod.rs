@@ -47,6 +47,7 @@ pub fn config(answer_delay_ms: u64) -> EngineConfig {
         retry_after_s: 30,
         answer_delay_ms,
         http_base_url: "http://127.0.0.1:8080".into(),
+        outbound_proxy: None,
         max_waiting_calls: 100,
         rtp_port_min: 20000,
         rtp_port_max: 20010,

@@ -116,6 +116,11 @@ impl Baresip {
         self.send_command("sndcode", digits);
     }
 
+    /// Blind-transfers the current call to `uri` (REFER, the menu's `transfer`).
+    pub fn transfer(&mut self, uri: &str) {
+        self.send_command("transfer", uri);
+    }
+
     /// Hangs up the current call.
     pub fn hangup(&mut self) {
         self.send_command("hangup", "");

@@ -39,6 +39,8 @@ pub fn answered_call(reference: &str, arrived_at_ms: i64) -> CallRecord {
         subject: Some("paspoort, verlenging".into()),
         notes: None,
         previous_references: Vec::new(),
+        handling: "handled".into(),
+        transfers: Vec::new(),
         legs: vec![
             LegRecord {
                 party: "agent".into(),

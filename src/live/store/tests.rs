@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::schema::{current_version, migrate_to, version};
 use super::*;
-use crate::engine::{CallRecord, LegRecord, PersistTicket, Record};
+use crate::engine::{CallRecord, LegRecord, PersistTicket, Record, TransferRecord};
 
 /// A fresh directory per test, removed when the test passes.
 struct TempDir(PathBuf);
@@ -57,6 +57,15 @@ fn record(reference: &str, arrived_at_ms: i64) -> CallRecord {
         subject: None,
         notes: Some("notitie".into()),
         previous_references: vec!["12345678".into()],
+        handling: "transferred_cold".into(),
+        transfers: vec![TransferRecord {
+            mode: "cold".into(),
+            target: "vth".into(),
+            requested_at_ms: arrived_at_ms + 30_000,
+            outcome: "answered".into(),
+            answered_by: Some("sip:balie@192.0.2.10".into()),
+            ended_at_ms: Some(arrived_at_ms + 36_000),
+        }],
         legs: vec![
             LegRecord {
                 party: "agent".into(),
@@ -128,7 +137,7 @@ fn opening_creates_the_schema_and_reopening_migrates_nothing_and_keeps_the_key()
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .and_then(|mut statement| statement.query_map([], |row| row.get(0))?.collect())
         .expect("tables");
-    assert_eq!(tables, ["call_legs", "call_records", "meta"]);
+    assert_eq!(tables, ["call_legs", "call_records", "call_transfers", "meta"]);
     let mode: String = connection.query_row("PRAGMA journal_mode", [], |row| row.get(0)).expect("mode");
     assert_eq!(mode, "wal");
     let other = TempDir::new("other-key");
