@@ -9,6 +9,7 @@
 
 mod agent_offer;
 mod agents;
+mod bridges;
 mod call;
 mod call_end;
 mod call_history;
@@ -16,12 +17,14 @@ mod caller_id;
 mod commands;
 mod connections;
 mod dialog_requests;
+mod handover;
 mod inbound;
 mod leg;
 mod media_commands;
 mod media_events;
 mod outbound;
 mod persist;
+mod refer;
 pub mod record;
 mod responses;
 mod routing;

@@ -16,21 +16,14 @@
 
 use super::call::{Phase, TransferMode};
 use super::leg::{LegState, Party};
-use super::media_commands::MediaCommand;
 use super::media_events::HOLD_MUSIC_PROMPT;
-use super::outbound::Dial;
 use super::timers::TimerKind;
 use super::{Engine, Notification, OfferOutcome, Output};
 use crate::acd::{calendar, OfferFailure, QueueRefusal};
-use crate::core::addr_text::SocketAddrText;
-use crate::core::ids::{CallId, LegId, TransactionId};
+use crate::core::ids::{CallId, LegId};
 use crate::core::time::Instant;
 use crate::dialplan::{AgentId, GroupId, GroupMember, QueueId, RingMode, Tenant};
-use crate::sip::msg::{HeaderName, Method, NameAddr, Request, SipUri};
-use crate::sip::transport::{Peer, TransportKind};
-use bytes::Bytes;
 use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// Played to a caller whose transfer bounced back to the queue.
@@ -41,8 +34,6 @@ const BOUNCE_PRIORITY: u8 = u8::MAX;
 const MIN_MEMBER_RING: Duration = Duration::from_secs(5);
 /// Ring time of a transfer to one agent or to a group without its own setting.
 const DEFAULT_RING_TIMEOUT: Duration = Duration::from_secs(20);
-/// Longest User-to-User payload of the ISDN package (RFC 7434 §4: 128 octets).
-const MAX_UUI_OCTETS: usize = 128;
 
 /// Where a transfer goes, resolved in the caller's tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,7 +101,7 @@ impl BounceReason {
     }
 
     /// The final sipfrag status reported to a REFERring phone.
-    fn status(self) -> (u16, &'static str) {
+    pub(super) fn status(self) -> (u16, &'static str) {
         match self {
             BounceReason::NoAnswer | BounceReason::Closed | BounceReason::ConsultEnded => (480, "Temporarily Unavailable"),
             BounceReason::Busy => (486, "Busy Here"),
@@ -190,61 +181,13 @@ pub struct Transfer {
     /// Tells this transfer's timers from an earlier one's.
     seq: u32,
     started_at: Instant,
+    /// How long the target rang before a member answered (a warm transfer ends later).
+    rang_for: Option<Duration>,
     /// The most telling failure so far (busy beats no answer beats unreachable).
     failure: Option<BounceReason>,
 }
 
 impl Engine {
-    /// REFER in a leg's dialog (RFC 3515 §2.4): one `Refer-To` or 400; only the agent
-    /// talking to the caller may transfer (403); then 200 (RFC 7647 §5) and the transfer
-    /// runs, reported by NOTIFY.
-    pub(super) fn on_refer(&mut self, leg_id: LegId, tx: TransactionId, request: &Request, tag: &str) {
-        let refer_to: Vec<&Bytes> = request.headers.get_all(&HeaderName::ReferTo).collect();
-        let target_uri = match refer_to.as_slice() {
-            [one] => NameAddr::parse(one).ok().map(|name_addr| name_addr.uri),
-            _ => None,
-        };
-        let Some(target_uri) = target_uri else {
-            self.stats.transfers_refused += 1;
-            let response = self.build_response(request, 400, "Bad Request (exactly one Refer-To)", tag);
-            self.send_on(tx, response);
-            return;
-        };
-        let Some(leg) = self.legs.get(leg_id) else { return };
-        let call_id = leg.call;
-        let transferring = self.calls.get(&call_id).is_some_and(|call| call.caller_partner() == Some(leg_id) && call.transfer.is_none());
-        if !matches!(leg.party, Party::Agent(_)) || !transferring {
-            self.stats.transfers_refused += 1;
-            let response = self.build_response(request, 403, "Forbidden", tag);
-            self.send_on(tx, response);
-            return;
-        }
-        let ok = self.build_response(request, 200, "OK", tag);
-        self.send_on(tx, ok);
-        self.notify_transferor(leg_id, 100, "Trying", false);
-        if target_uri.headers.iter().any(|header| header.name.eq_ignore_ascii_case("replaces")) {
-            // An attended transfer names a consultation dialog; the daemon holds no
-            // dialog a phone could have consulted on (agents' own calls are not routed
-            // through it), so none matches (RFC 3891 §3: 481).
-            self.stats.transfers_refused += 1;
-            self.notify_transferor(leg_id, 481, "Call/Transaction Does Not Exist", true);
-            return;
-        }
-        let user = target_uri.user_unescaped().unwrap_or_default();
-        let result = self
-            .resolve_target(call_id, &user)
-            .and_then(|target| self.start_transfer(call_id, target, TransferMode::Blind, true));
-        if let Err(error) = result {
-            self.stats.transfers_refused += 1;
-            tracing::info!(call = %call_id, reference = %self.reference_label(call_id), %error, "transfer refused");
-            let (status, reason) = match error {
-                TransferError::UnknownTarget(_) => (404, "Not Found"),
-                _ => (403, "Forbidden"),
-            };
-            self.notify_transferor(leg_id, status, reason, true);
-        }
-    }
-
     /// The target named `id` in the call's tenant.
     pub(super) fn resolve_target(&self, call: CallId, id: &str) -> Result<TransferTarget, TransferError> {
         self.calls
@@ -307,6 +250,7 @@ impl Engine {
                 consulting: None,
                 seq,
                 started_at: now.mono,
+                rang_for: None,
                 failure: None,
             });
         }
@@ -372,65 +316,6 @@ impl Engine {
         }
     }
 
-    /// Sends the INVITE to one member with the call's context; `None` when the member
-    /// cannot be rung (an agent not registered, a URI whose host is not an IP address
-    /// while no outbound proxy is configured: the engine resolves no names).
-    fn dial_member(&mut self, call_id: CallId, member: &GroupMember, group: Option<GroupId>) -> Option<LegId> {
-        let call = self.calls.get(&call_id)?;
-        let reference = call.reference.to_string().replace(' ', "");
-        let subject = call.context.subject.clone();
-        let tenant = call.tenant_id.clone();
-        let referred_by = call
-            .transfer
-            .as_ref()
-            .and_then(|transfer| transfer.transferor)
-            .and_then(|leg| self.legs.get(leg))
-            .and_then(|leg| leg.agent())
-            .map(|agent| format!("<sip:{agent}@{}>", SocketAddrText(self.config.advertised)));
-        let (request_uri, to, peer, target) = match member {
-            GroupMember::Agent(agent) => {
-                let account = self.agents.account(agent.as_str()).filter(|a| a.tenant == tenant).cloned()?;
-                let (binding, peer) = self.agent_target(&account)?;
-                (binding.contact.trim_matches(['<', '>']).to_string(), format!("<{}>", binding.aor), peer, agent.to_string())
-            }
-            GroupMember::Uri(uri) => {
-                let parsed = SipUri::parse(uri.as_bytes()).ok()?;
-                let tcp = parsed.param("transport").flatten().is_some_and(|t| t.eq_ignore_ascii_case("tcp"));
-                let direct = parsed.host.trim_matches(['[', ']']).parse::<IpAddr>().ok();
-                let remote = match direct {
-                    Some(ip) => SocketAddr::new(ip, parsed.port_or_default()),
-                    None => self.config.outbound_proxy?,
-                };
-                let peer = Peer {
-                    transport: if tcp { TransportKind::Tcp } else { TransportKind::Udp },
-                    local: self.config.advertised,
-                    remote,
-                    connection: None,
-                };
-                (uri.clone(), format!("<{uri}>"), peer, uri.clone())
-            }
-        };
-        let mut extra_headers = vec![
-            (HeaderName::Other(Bytes::from_static(super::REFERENCE_HEADER)), reference.clone()),
-            (HeaderName::Other(Bytes::from_static(b"User-to-User")), user_to_user(&reference)),
-            (HeaderName::CallInfo, format!("<{}/api/calls/{reference}>;purpose=info", self.config.http_base_url)),
-        ];
-        if let Some(referred_by) = referred_by {
-            // RFC 3892 §2.2: the triggered INVITE carries Referred-By; phones often drop
-            // it, so the daemon adds it on the leg it originates.
-            extra_headers.push((HeaderName::ReferredBy, referred_by));
-        }
-        self.dial(Dial {
-            call: call_id,
-            party: Party::Member { group, target },
-            request_uri,
-            to,
-            from_display: display_name(&reference, subject.as_deref()),
-            extra_headers,
-            peer,
-        })
-    }
-
     /// A member's phone answered.
     pub(super) fn on_member_answered(&mut self, leg_id: LegId) {
         let Some(leg) = self.legs.get(leg_id) else { return };
@@ -447,8 +332,10 @@ impl Engine {
             leg.answered = true;
         }
         self.report_ring_ended(leg_id, OfferOutcome::Answered);
+        let now = self.now.mono;
         let others: Vec<LegId> = match self.calls.get_mut(&call_id).and_then(|call| call.transfer.as_mut()) {
             Some(transfer) => {
+                transfer.rang_for = Some(now - transfer.started_at);
                 transfer.ringing.retain(|leg| *leg != leg_id);
                 std::mem::take(&mut transfer.ringing)
             }
@@ -705,27 +592,6 @@ impl Engine {
         }
     }
 
-    /// NOTIFY in the transferor's dialog with the transfer's progress (RFC 3515 §2.4.5).
-    fn notify_transferor(&mut self, leg_id: LegId, status: u16, reason: &str, last: bool) {
-        let branch = self.new_branch();
-        let sent_by = SocketAddrText(self.config.advertised).to_string();
-        let Some(leg) = self.legs.get_mut(leg_id) else { return };
-        if leg.state != LegState::Connected {
-            return;
-        }
-        let Some(dialog) = leg.dialog.as_mut() else { return };
-        let mut notify = dialog.make_request(Method::Notify, branch, &sent_by, leg.peer.transport);
-        notify.headers.push(HeaderName::Other(Bytes::from_static(b"Event")), "refer");
-        let state = if last { "terminated;reason=noresource" } else { "active;expires=60" };
-        notify.headers.push(HeaderName::Other(Bytes::from_static(b"Subscription-State")), state);
-        notify.headers.push(HeaderName::ContentType, "message/sipfrag;version=2.0");
-        notify.body = Bytes::from(format!("SIP/2.0 {status} {reason}\r\n"));
-        let peer = leg.peer;
-        let tx = self.transactions.send_request(self.now.mono, notify, peer);
-        self.flush_transmits();
-        self.legs.add_transaction(tx, leg_id);
-    }
-
     fn emit_transfer_ended(&mut self, call_id: CallId, transfer: &Transfer, outcome: TransferOutcome) {
         let Some(call) = self.calls.get(&call_id) else { return };
         let notification = Notification::TransferEnded {
@@ -734,81 +600,8 @@ impl Engine {
             target: transfer.target.label(),
             mode: transfer.mode,
             outcome,
-            ring_time: self.now.mono - transfer.started_at,
+            ring_time: transfer.rang_for.unwrap_or(self.now.mono - transfer.started_at),
         };
         self.outputs.push_back(Output::Notify(notification));
-    }
-
-    /// Relays media between two legs of a call.
-    pub(super) fn bridge(&mut self, call_id: CallId, a: LegId, b: LegId) {
-        let (Some(media_a), Some(media_b)) = (self.legs.get(a).map(|l| l.media), self.legs.get(b).map(|l| l.media)) else { return };
-        if let Some(call) = self.calls.get_mut(&call_id) {
-            call.bridges.push((a, b));
-        }
-        self.outputs.push_back(Output::Media(MediaCommand::Bridge { a: media_a, b: media_b }));
-    }
-
-    /// Stops relaying media between two legs of a call.
-    fn unbridge(&mut self, call_id: CallId, a: LegId, b: LegId) {
-        let Some(call) = self.calls.get_mut(&call_id) else { return };
-        let before = call.bridges.len();
-        call.bridges.retain(|&(x, y)| !((x == a && y == b) || (x == b && y == a)));
-        if call.bridges.len() == before {
-            return;
-        }
-        if let (Some(media_a), Some(media_b)) = (self.legs.get(a).map(|l| l.media), self.legs.get(b).map(|l| l.media)) {
-            self.outputs.push_back(Output::Media(MediaCommand::Unbridge { a: media_a, b: media_b }));
-        }
-    }
-
-    fn set_phase(&mut self, call_id: CallId, phase: Phase) {
-        if let Some(call) = self.calls.get_mut(&call_id) {
-            call.phase = phase;
-        }
-    }
-}
-
-/// `User-to-User` in the ISDN package (RFC 7434): hex of the protocol discriminator
-/// 0x04 (IA5 characters) and the reference number, at most 128 octets.
-fn user_to_user(reference: &str) -> String {
-    let mut octets = vec![0x04u8];
-    octets.extend(reference.bytes().take(MAX_UUI_OCTETS - 1));
-    let hex: String = octets.iter().map(|octet| format!("{octet:02X}")).collect();
-    format!("{hex};encoding=hex;purpose=isdn-uui;content=isdn-uui")
-}
-
-/// The display name the member's phone shows: the reference and the subject, without
-/// characters that would end a quoted string.
-fn display_name(reference: &str, subject: Option<&str>) -> String {
-    let subject: String = subject
-        .unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
-        .take(40)
-        .collect();
-    if subject.is_empty() {
-        format!("Ref {reference}")
-    } else {
-        format!("Ref {reference} {subject}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn user_to_user_is_hex_of_ia5_reference_in_the_isdn_package() {
-        assert_eq!(user_to_user("12345678"), "043132333435363738;encoding=hex;purpose=isdn-uui;content=isdn-uui");
-        let long = "9".repeat(300);
-        let hex = user_to_user(&long);
-        assert_eq!(hex.split(';').next().map(str::len), Some(2 * MAX_UUI_OCTETS));
-    }
-
-    #[test]
-    fn display_names_drop_quotes_and_are_bounded() {
-        assert_eq!(display_name("12345678", None), "Ref 12345678");
-        assert_eq!(display_name("12345678", Some("Paspoort \"kwijt\"")), "Ref 12345678 Paspoort kwijt");
-        assert_eq!(display_name("1", Some(&"x".repeat(100))).len(), "Ref 1 ".len() + 40);
     }
 }

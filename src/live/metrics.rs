@@ -41,7 +41,7 @@ pub const EXPORTED_METRICS: &[(&str, &str)] = &[
     ("veertien_reachability_attempts_total", "Attempts to reach a target (agent), by outcome."),
     ("veertien_reachability_ratio", "Answered / attempts that counted (cancelled rings left out), per target."),
     ("veertien_calls_handling_total", "Ended calls per tenant and last queue by how they were handled (handled, transferred_cold, transferred_warm, bounced, not_handled)."),
-    ("veertien_ring_seconds", "How long a target's phone rang per attempt."),
+    ("veertien_ring_seconds", "How long a target rang per attempt: an agent's phone, or a backoffice group per transfer (target transfer:GROUP)."),
     ("veertien_tenant_open", "1 while the tenant's contact centre is open by its calendar."),
     ("veertien_calls_active", "Calls in progress."),
     ("veertien_sip_requests_total", "SIP requests received, by method."),
@@ -170,6 +170,12 @@ impl MetricsExporter {
             }
             Notification::OfferEnded { tenant, agent, ring_time, .. } => {
                 let labels = vec![Label::new("tenant", tenant.to_string()), Label::new("target", agent.to_string())];
+                self.histogram("veertien_ring_seconds", labels).record(ring_time.as_secs_f64());
+            }
+            Notification::TransferEnded { tenant, target, ring_time, .. } => {
+                // A backoffice group's ring time per transfer, under the same target
+                // name as its reachability.
+                let labels = vec![Label::new("tenant", tenant.to_string()), Label::new("target", format!("transfer:{target}"))];
                 self.histogram("veertien_ring_seconds", labels).record(ring_time.as_secs_f64());
             }
             _ => {}
