@@ -127,7 +127,17 @@ fn caller_media(world: &World) -> veertien::core::ids::MediaSessionId {
 
 /// The media session the daemon offered in `invite` (by its SDP port).
 fn leg_media(world: &World, invite: &Request) -> veertien::core::ids::MediaSessionId {
-    let body = String::from_utf8_lossy(&invite.body).into_owned();
+    media_of_sdp(world, &invite.body)
+}
+
+/// The media session whose port our 2xx `ok` answered with (a leg we answered).
+fn media_answered_in(world: &World, ok: &veertien::sip::msg::Response) -> veertien::core::ids::MediaSessionId {
+    media_of_sdp(world, &ok.body)
+}
+
+/// The media session opened on the audio port of the daemon's SDP `body`.
+fn media_of_sdp(world: &World, body: &[u8]) -> veertien::core::ids::MediaSessionId {
+    let body = String::from_utf8_lossy(body).into_owned();
     let port: u16 = body
         .lines()
         .find_map(|line| line.strip_prefix("m=audio "))
@@ -467,4 +477,74 @@ fn a_menu_choice_for_a_group_rings_it_and_a_bounce_lands_in_the_default_queue() 
     world.deliver(&in_dialog("BYE", "menu-group", &tag, 2, "z9hG4bK-menu-group-bye"));
     assert_eq!(record(&world).transfers[0].outcome, "no_answer");
     assert_eq!(byes_to_trunk(&world), 0);
+}
+
+/// anouk's phone calls `target` through the daemon (a consultation), answering the digest
+/// challenge: the INVITE text for CSeq `cseq` with `authorization`.
+fn consult_invite(target: &str, cseq: u32, authorization: Option<&str>) -> String {
+    let auth = authorization.map(|a| format!("Authorization: {a}\n")).unwrap_or_default();
+    format!(
+        "INVITE sip:{target}@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP {ANOUK};branch=z9hG4bK-consult-{cseq}\nMax-Forwards: 70\nFrom: <sip:anouk@127.0.0.1>;tag=consult-anouk\nTo: <sip:{target}@127.0.0.1>\nCall-ID: consult-1\nCSeq: {cseq} INVITE\nContact: <sip:anouk@{ANOUK}>\n{auth}Content-Type: application/sdp\nContent-Length: {}\n\n{}",
+        OFFER.replace('\n', "\r\n").len(),
+        OFFER
+    )
+}
+
+#[test]
+fn an_attended_transfer_bridges_the_caller_to_the_consulted_member_without_ringing_again() {
+    let mut world = world();
+    let (tag, invite) = connected_call(&mut world, "attended");
+    world.take_sent();
+    // The consultation: anouk's phone calls the group through the daemon, with digest.
+    world.deliver_from(ANOUK, &consult_invite("balie", 1, None));
+    let challenge = world.responses().last().cloned().cloned().expect("a challenge");
+    assert_eq!(challenge.status, 401, "an agent's INVITE is authenticated like its REGISTER");
+    let authorization = authorization(&challenge, "INVITE", "sip:balie@127.0.0.1:5060", "anouk", ANOUK_HA1_MD5);
+    world.deliver_from(ANOUK, &consult_invite("balie", 2, Some(&authorization)));
+    let desk_1 = requests_to(&world, DESK_1, Method::Invite).pop().expect("the group rings for the consultation");
+    assert!(world.statuses().contains(&180), "the agent hears ringing");
+    world.deliver_from(DESK_1, &phone_answer(&desk_1, 200, "desk1", DESK_1));
+    let ok = world.responses().into_iter().rev().find(|r| r.status == 200 && r.cseq().map(|c| c.seq) == Ok(2)).cloned().expect("the consultation is answered");
+    let consult_tag = to_tag(&ok);
+    let ack = format!(
+        "ACK sip:veertien@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP {ANOUK};branch=z9hG4bK-consult-ack\nMax-Forwards: 70\nFrom: <sip:anouk@127.0.0.1>;tag=consult-anouk\nTo: <sip:balie@127.0.0.1>;tag={consult_tag}\nCall-ID: consult-1\nCSeq: 2 ACK\nContent-Length: 0\n\n"
+    );
+    world.deliver_from(ANOUK, &ack);
+    assert!(bridged(&world, leg_media(&world, &desk_1), media_answered_in(&world, &ok)), "the agent consults the member");
+    let caller = caller_media(&world);
+    assert!(!bridged(&world, caller, leg_media(&world, &desk_1)));
+    // REFER with Replaces naming the consultation (to-tag: the daemon's, from-tag: the phone's).
+    let replaces = format!("consult-1%3Bto-tag%3D{consult_tag}%3Bfrom-tag%3Dconsult-anouk");
+    refer(&mut world, &invite, 2, &format!("sip:balie@127.0.0.1:5060?Replaces={replaces}"));
+    assert_eq!(sipfrags(&world), ["SIP/2.0 100 Trying [active]", "SIP/2.0 200 OK [terminated]"]);
+    assert!(bridged(&world, caller, leg_media(&world, &desk_1)), "caller and the consulted member talk");
+    assert_eq!(requests_to(&world, DESK_1, Method::Invite).len(), 1, "the member is not rung again");
+    assert!(requests_to(&world, DESK_1, Method::Bye).is_empty(), "the member's leg is kept");
+    assert_eq!(requests_to(&world, ANOUK, Method::Bye).len(), 2, "both of the agent's legs end");
+    world.deliver(&in_dialog("BYE", "attended", &tag, 2, "z9hG4bK-attended-bye"));
+    assert_eq!(requests_to(&world, DESK_1, Method::Bye).len(), 1, "the caller's hang-up ends the member's leg");
+    let record = record(&world);
+    assert_eq!(record.handling, "transferred_warm");
+    assert_eq!(record.transfers[0].answered_by.as_deref(), Some("sip:balie1@127.0.0.1:5091"));
+    assert_eq!(world.records.len(), 1, "the consultation leaves no record of its own");
+    assert_eq!(byes_to_trunk(&world), 0);
+}
+
+#[test]
+fn a_refer_naming_no_consultation_gets_481_and_another_agents_call_is_refused() {
+    let mut world = world();
+    let (_, invite) = connected_call(&mut world, "attended-481");
+    world.take_sent();
+    refer(&mut world, &invite, 2, "sip:balie@127.0.0.1:5060?Replaces=nope%3Bto-tag%3D1%3Bfrom-tag%3D2");
+    assert_eq!(sipfrags(&world).last().map(String::as_str), Some("SIP/2.0 481 Call/Transaction Does Not Exist [terminated]"));
+    refer(&mut world, &invite, 3, "sip:balie@127.0.0.1:5060?Replaces=broken");
+    assert_eq!(sipfrags(&world).last().map(String::as_str), Some("SIP/2.0 400 Bad Request [terminated]"));
+    assert!(bridged(&world, caller_media(&world), leg_media(&world, &invite)), "the caller stays with the agent");
+    // An INVITE from an agent's phone with a wrong password is refused, never routed.
+    world.deliver_from(ANOUK, &consult_invite("balie", 1, None));
+    let challenge = world.responses().last().cloned().cloned().expect("a challenge");
+    let wrong = authorization(&challenge, "INVITE", "sip:balie@127.0.0.1:5060", "anouk", "00000000000000000000000000000000");
+    world.deliver_from(ANOUK, &consult_invite("balie", 2, Some(&wrong)));
+    assert!(matches!(world.responses().last().map(|r| r.status), Some(401 | 403)));
+    assert!(requests_to(&world, DESK_1, Method::Invite).is_empty());
 }

@@ -76,44 +76,7 @@ impl Engine {
     /// REGISTER out of dialog: authenticate, then update the bindings.
     pub(super) fn on_register(&mut self, tx: TransactionId, request: Request, peer: Peer) {
         let user = request.to_header().ok().and_then(|to| to.uri.user).unwrap_or_default();
-        let account = self.agents.account(&user).cloned();
-        let realm = account.as_ref().map_or(UNKNOWN_USER_REALM.to_string(), |a| a.realm.clone());
-        let Some(authenticator) = self.agents.authenticators.get_mut(&realm) else { return };
-        let credentials = account.as_ref().map(|a| a.credentials.clone());
-        let outcome = authenticator.authenticate(self.now.mono, &request, peer.remote.ip(), |username| {
-            (username == user).then_some(credentials).flatten()
-        });
-        let authenticated = match outcome {
-            AuthOutcome::Ok(username) => username,
-            AuthOutcome::Challenge { stale } => {
-                // Unknown users get every algorithm, so the answer does not reveal which
-                // usernames exist.
-                let algorithms: Vec<DigestAlgorithm> = match &account {
-                    Some(account) => DigestAlgorithm::PREFERENCE_ORDER
-                        .into_iter()
-                        .filter(|algorithm| account.credentials.ha1(*algorithm).is_some())
-                        .collect(),
-                    None => DigestAlgorithm::PREFERENCE_ORDER.to_vec(),
-                };
-                let mut challenge = authenticator.challenge_response_for(self.now.mono, &request, stale, &algorithms);
-                let tag = self.new_tag();
-                // A request without a parseable To was refused by validation already.
-                let _ = challenge.set_to_tag(&tag);
-                challenge.headers.push(HeaderName::Server, self.config.user_agent.clone());
-                self.send_on(tx, challenge);
-                self.stats.auth_failures = self.agents.failures();
-                return;
-            }
-            AuthOutcome::Forbidden => {
-                self.stats.auth_failures = self.agents.failures();
-                self.reply(tx, &request, 403, "Forbidden");
-                return;
-            }
-        };
-        let Some(account) = account.filter(|a| a.agent.as_str() == authenticated) else {
-            self.reply(tx, &request, 403, "Forbidden");
-            return;
-        };
+        let Some((account, authenticated)) = self.authenticate_agent(tx, &request, peer, &user) else { return };
         let source = RegistrationSource {
             addr: peer.remote,
             transport: match peer.transport {
@@ -141,6 +104,50 @@ impl Engine {
         let _ = response.set_to_tag(&tag);
         response.headers.push(HeaderName::Server, self.config.user_agent.clone());
         self.send_on(tx, response);
+    }
+
+    /// Digest authentication of a request from the phone of agent `user` (RFC 3261 §22):
+    /// the account and the authenticated username, or `None` once a challenge (401) or a
+    /// refusal (403) was sent. Unknown users are challenged in a realm of their own, with
+    /// every algorithm, so the answer does not reveal which usernames exist.
+    pub(super) fn authenticate_agent(&mut self, tx: TransactionId, request: &Request, peer: Peer, user: &str) -> Option<(AgentAccount, String)> {
+        let account = self.agents.account(user).cloned();
+        let realm = account.as_ref().map_or(UNKNOWN_USER_REALM.to_string(), |a| a.realm.clone());
+        let authenticator = self.agents.authenticators.get_mut(&realm)?;
+        let credentials = account.as_ref().map(|a| a.credentials.clone());
+        let outcome = authenticator.authenticate(self.now.mono, request, peer.remote.ip(), |username| {
+            (username == user).then_some(credentials).flatten()
+        });
+        let authenticated = match outcome {
+            AuthOutcome::Ok(username) => username,
+            AuthOutcome::Challenge { stale } => {
+                let algorithms: Vec<DigestAlgorithm> = match &account {
+                    Some(account) => DigestAlgorithm::PREFERENCE_ORDER
+                        .into_iter()
+                        .filter(|algorithm| account.credentials.ha1(*algorithm).is_some())
+                        .collect(),
+                    None => DigestAlgorithm::PREFERENCE_ORDER.to_vec(),
+                };
+                let mut challenge = authenticator.challenge_response_for(self.now.mono, request, stale, &algorithms);
+                let tag = self.new_tag();
+                // A request without a parseable To was refused by validation already.
+                let _ = challenge.set_to_tag(&tag);
+                challenge.headers.push(HeaderName::Server, self.config.user_agent.clone());
+                self.send_on(tx, challenge);
+                self.stats.auth_failures = self.agents.failures();
+                return None;
+            }
+            AuthOutcome::Forbidden => {
+                self.stats.auth_failures = self.agents.failures();
+                self.reply(tx, request, 403, "Forbidden");
+                return None;
+            }
+        };
+        let Some(account) = account.filter(|a| a.agent.as_str() == authenticated) else {
+            self.reply(tx, request, 403, "Forbidden");
+            return None;
+        };
+        Some((account, authenticated))
     }
 
     /// Bindings that expired: agents without any binding left are unreachable.

@@ -7,7 +7,7 @@ use super::transfer::Transfer;
 use crate::acd::reference::ReferenceNumber;
 use crate::core::ids::LegId;
 use crate::core::time::Instant;
-use crate::dialplan::{QueueId, TenantId};
+use crate::dialplan::{AgentId, QueueId, TenantId};
 
 /// Where an established call is in the contact centre's flow.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +49,8 @@ pub enum EndReason {
     AgentHungUp,
     /// The backoffice member who took a transfer hung up.
     BackofficeHungUp,
+    /// An agent's consultation ended: nobody answered it, or it became a transfer.
+    NotAnswered,
     /// Outside opening hours (after the closed prompt).
     Closed,
     /// The queue overflowed to a prompt or could not take the call.
@@ -69,6 +71,7 @@ impl EndReason {
             EndReason::MediaUnavailable => "media_unavailable",
             EndReason::AgentHungUp => "agent_hung_up",
             EndReason::BackofficeHungUp => "backoffice_hung_up",
+            EndReason::NotAnswered => "not_answered",
             EndReason::Closed => "closed",
             EndReason::Overflowed => "overflowed",
         }
@@ -94,6 +97,18 @@ impl TransferMode {
     }
 }
 
+/// Who placed a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallKind {
+    /// A citizen on the 14-number (through a trusted trunk): the calls the contact
+    /// centre's figures count.
+    Citizen,
+    /// An agent's phone calling a group or colleague through the daemon to consult
+    /// before an attended transfer. Counted in no figure and leaving no record of its
+    /// own: the transferred call's record lists the hop.
+    Consult { agent: AgentId },
+}
+
 /// What the caller's question is about, handed to whoever takes the call over. Set over
 /// the API; free text is personal data: bounded, never logged, never a metric label.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -112,6 +127,7 @@ pub struct Call {
     pub tenant_id: TenantId,
     /// Given at arrival; read out, keyed in and carried to the agent.
     pub reference: ReferenceNumber,
+    pub kind: CallKind,
     pub phase: Phase,
     /// The queue the call is (or was last) in.
     pub queue: Option<QueueId>,

@@ -1,7 +1,7 @@
 //! How calls end: a party leaving (BYE, lost connection), the daemon hanging up on the
 //! caller, and the removal of a call with its one disposition and record.
 
-use super::call::{EndReason, Phase};
+use super::call::{CallKind, EndReason, Phase};
 use super::call_history::handling;
 use super::dialog_requests::Departure;
 use super::leg::{LegState, Party};
@@ -119,11 +119,13 @@ impl Engine {
         if let Some(leg) = caller {
             self.outputs.push_back(Output::Media(MediaCommand::Close { session: leg.media, rtp_port: leg.rtp_port }));
         }
-        let record = call.history.finish(self.now, call.reference.value().to_string(), call.tenant.clone(), reason.as_str(), &call.context);
-        let handling = handling(record.answered_at_ms.is_some(), &record.transfers);
-        self.outputs.push_back(Output::Notify(Notification::CallHandled { call: id, tenant: call.tenant_id, queue: call.queue, handling }));
-        self.outputs.push_back(Output::Notify(Notification::CallEnded { call: id, tenant: call.tenant, reason, duration }));
-        self.persist_record(Record::Call(record));
+        if call.kind == CallKind::Citizen {
+            let record = call.history.finish(self.now, call.reference.value().to_string(), call.tenant.clone(), reason.as_str(), &call.context);
+            let handling = handling(record.answered_at_ms.is_some(), &record.transfers);
+            self.outputs.push_back(Output::Notify(Notification::CallHandled { call: id, tenant: call.tenant_id, queue: call.queue, handling }));
+            self.outputs.push_back(Output::Notify(Notification::CallEnded { call: id, tenant: call.tenant, reason, duration }));
+            self.persist_record(Record::Call(record));
+        }
         self.check_drained();
     }
 }

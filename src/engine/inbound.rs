@@ -2,7 +2,7 @@
 //! and the caller's leg from INVITE to ACK (we are its UAS). In-dialog requests and the
 //! end of a call are handled for every leg alike (`dialog_requests.rs`, `call_end.rs`).
 
-use super::call::{Call, CallContext, EndReason, Phase};
+use super::call::{Call, CallContext, CallKind, EndReason, Phase};
 use super::call_history::CallHistory;
 use super::leg::{Leg, LegState, Party, Side, UasAnswer};
 use super::media_commands::{MediaCommand, MediaFormat};
@@ -10,7 +10,8 @@ use super::record::caller_hash;
 use super::responses::{ALLOWED_METHODS, REFERENCE_HEADER};
 use super::timers::TimerKind;
 use super::{Engine, Notification, Output};
-use crate::core::ids::{LegId, TransactionId};
+use crate::core::ids::{CallId, LegId, TransactionId};
+use crate::dialplan::TenantId;
 use crate::media::sdp;
 use crate::sip::dialog::Dialog;
 use crate::sip::msg::{HeaderName, Method, Request};
@@ -80,34 +81,64 @@ impl Engine {
             self.reply_with(tx, &request, 503, "Service Unavailable", &[(HeaderName::RetryAfter, retry)]);
             return;
         }
-        if !self.is_trusted(peer.remote.ip()) {
-            self.stats.untrusted_source += 1;
-            tracing::info!(remote = %peer.remote, "INVITE from an untrusted source refused");
-            self.reply(tx, &request, 403, "Forbidden");
-            return;
-        }
         let dialled = request.uri().ok().and_then(|uri| uri.user).unwrap_or_default();
-        let Some(tenant_id) = self.plan.route(&dialled).map(|tenant| tenant.id.clone()) else {
-            self.stats.unknown_number += 1;
-            tracing::info!(dialled = %crate::core::redact::Redacted(&dialled), "INVITE to an unknown number");
-            self.reply(tx, &request, 404, "Not Found");
+        let trusted = self.is_trusted(peer.remote.ip());
+        let tenant_id = self.plan.route(&dialled).map(|tenant| tenant.id.clone()).filter(|_| trusted);
+        let Some(tenant_id) = tenant_id else {
+            // Not a trunk's call to a tenant's number: an agent's phone may call a group or
+            // colleague through the daemon (a consultation), authenticated by digest like
+            // its REGISTER.
+            let from_user = request.from_header().ok().and_then(|from| from.uri.user).unwrap_or_default();
+            if self.agents.account(&from_user).is_some() {
+                self.on_agent_invite(tx, request, peer, &from_user);
+            } else if !trusted {
+                self.stats.untrusted_source += 1;
+                tracing::info!(remote = %peer.remote, "INVITE from an untrusted source refused");
+                self.reply(tx, &request, 403, "Forbidden");
+            } else {
+                self.stats.unknown_number += 1;
+                tracing::info!(dialled = %crate::core::redact::Redacted(&dialled), "INVITE to an unknown number");
+                self.reply(tx, &request, 404, "Not Found");
+            }
             return;
         };
+        let Some((_, leg_id)) = self.accept_invite(tx, request, peer, tenant_id, dialled, CallKind::Citizen) else { return };
+        let answer_delay_ms = self.config.answer_delay_ms;
+        if answer_delay_ms == 0 {
+            self.answer_leg(leg_id);
+            return;
+        }
+        self.send_ringing(leg_id);
+        self.timers.schedule_mono(self.now.mono + Duration::from_millis(answer_delay_ms), TimerKind::Answer(leg_id));
+    }
+
+    /// Takes an INVITE for `tenant_id`: checks capacity and content, answers the offer on
+    /// a fresh RTP port, creates the call with its caller leg (UAS, early dialog) and sends
+    /// 100 Trying. `None` when it was refused (the response is sent).
+    pub(super) fn accept_invite(
+        &mut self,
+        tx: TransactionId,
+        request: Request,
+        peer: Peer,
+        tenant_id: TenantId,
+        dialled: String,
+        kind: CallKind,
+    ) -> Option<(CallId, LegId)> {
         if self.calls.len() >= self.config.max_calls {
             self.stats.capacity_refused += 1;
             self.reply_with(tx, &request, 503, "Service Unavailable", &[(HeaderName::RetryAfter, "5".into())]);
-            return;
+            return None;
         }
         if let Some((status, reason)) = unacceptable_content(&request) {
             self.stats.requests_rejected += 1;
             self.reply_with(tx, &request, status, reason, &[(HeaderName::Accept, "application/sdp".into())]);
-            return;
+            return None;
         }
         let Some(rtp_port) = self.ports.allocate() else {
             self.stats.capacity_refused += 1;
             tracing::warn!("RTP port pool exhausted; refusing call");
             self.reply_with(tx, &request, 503, "Service Unavailable", &[(HeaderName::RetryAfter, "5".into())]);
-            return;
+            return None;
         };
         let local = self.local_media(rtp_port);
         let (local_sdp, late_offer, remote_rtp, format) = if request.body.is_empty() {
@@ -130,7 +161,7 @@ impl Engine {
                         "Not Acceptable Here",
                         &[(HeaderName::Warning, "304 veertien \"No common audio codec\"".into())],
                     );
-                    return;
+                    return None;
                 }
             }
         };
@@ -142,7 +173,7 @@ impl Engine {
                 self.ports.release(rtp_port);
                 self.stats.requests_rejected += 1;
                 self.reply(tx, &request, 400, &format!("Bad Request ({error})"));
-                return;
+                return None;
             }
         };
         let id = self.next_call_id();
@@ -153,12 +184,7 @@ impl Engine {
         let history = CallHistory::new(self.now, dialled, caller_hash);
         let tenant = tenant_id.to_string();
         let trying = self.build_response(&request, 100, "Trying", &local_tag);
-        let answer_delay_ms = self.config.answer_delay_ms;
-        let ringing = (answer_delay_ms > 0).then(|| {
-            let mut ringing = self.build_response(&request, 180, "Ringing", &local_tag);
-            ringing.headers.push(HeaderName::Contact, dialog.local_contact.to_string());
-            ringing
-        });
+        let citizen = kind == CallKind::Citizen;
         self.legs.insert(Leg {
             id: leg_id,
             call: id,
@@ -192,6 +218,7 @@ impl Engine {
                 tenant: tenant.clone(),
                 tenant_id,
                 reference,
+                kind,
                 phase: Phase::Answering,
                 queue: None,
                 caller: leg_id,
@@ -207,19 +234,25 @@ impl Engine {
                 history,
             },
         );
-        tracing::info!(call = %id, reference = %self.reference_label(id), %tenant, %reference, "call arrived");
-        self.outputs.push_back(Output::Notify(Notification::CallArrived { call: id, tenant }));
+        tracing::info!(call = %id, reference = %self.reference_label(id), %tenant, %reference, citizen, "call arrived");
+        if citizen {
+            self.outputs.push_back(Output::Notify(Notification::CallArrived { call: id, tenant }));
+        }
         self.outputs.push_back(Output::Media(MediaCommand::Open { session: media, call: id, rtp_port, remote: remote_rtp, format }));
         // RFC 3261 §17.2.1: the TU sends 100 Trying at once so the caller stops
         // retransmitting; the transaction layer absorbs any retransmission that crosses it.
         self.send_on(tx, trying);
-        match ringing {
-            Some(ringing) => {
-                self.send_on(tx, ringing);
-                self.timers.schedule_mono(self.now.mono + Duration::from_millis(answer_delay_ms), TimerKind::Answer(leg_id));
-            }
-            None => self.answer_leg(leg_id),
-        }
+        Some((id, leg_id))
+    }
+
+    /// 180 Ringing with our Contact on a ringing UAS leg.
+    pub(super) fn send_ringing(&mut self, leg_id: LegId) {
+        let Some(leg) = self.legs.get(leg_id) else { return };
+        let (LegState::Ringing, Some(dialog)) = (leg.state, leg.dialog.as_ref()) else { return };
+        let mut ringing = self.build_response(&leg.invite, 180, "Ringing", dialog.id.local_tag.as_str());
+        ringing.headers.push(HeaderName::Contact, dialog.local_contact.to_string());
+        let invite_tx = leg.invite_tx;
+        self.send_on(invite_tx, ringing);
     }
 
     /// Sends the 200 OK with our SDP on a ringing UAS leg and retransmits it until the ACK.
@@ -319,6 +352,10 @@ impl Engine {
         let Some(call) = self.calls.get_mut(&id) else { return };
         call.established_at = Some(self.now.mono);
         call.history.established(self.now);
+        if call.kind != CallKind::Citizen {
+            // A consultation is answered once its target answered: it is bridged already.
+            return;
+        }
         let tenant = call.tenant.clone();
         self.stats.calls_established += 1;
         tracing::info!(call = %id, reference = %self.reference_label(id), "call established");

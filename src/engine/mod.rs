@@ -15,6 +15,7 @@ mod call_end;
 mod call_history;
 mod caller_id;
 mod commands;
+mod consult;
 mod connections;
 mod dialog_requests;
 mod handover;

@@ -8,7 +8,7 @@ use super::transfer::TransferError;
 use super::Engine;
 use crate::core::addr_text::SocketAddrText;
 use crate::core::ids::{LegId, TransactionId};
-use crate::sip::msg::{HeaderName, Method, NameAddr, Request};
+use crate::sip::msg::{HeaderName, Method, NameAddr, Replaces, Request};
 use bytes::Bytes;
 
 impl Engine {
@@ -39,12 +39,14 @@ impl Engine {
         let ok = self.build_response(request, 200, "OK", tag);
         self.send_on(tx, ok);
         self.notify_transferor(leg_id, 100, "Trying", false);
-        if target_uri.headers.iter().any(|header| header.name.eq_ignore_ascii_case("replaces")) {
-            // An attended transfer names a consultation dialog; the daemon holds no
-            // dialog a phone could have consulted on (agents' own calls are not routed
-            // through it), so none matches (RFC 3891 §3: 481).
-            self.stats.transfers_refused += 1;
-            self.notify_transferor(leg_id, 481, "Call/Transaction Does Not Exist", true);
+        if let Some(replaces) = Replaces::from_uri(&target_uri) {
+            // Attended: the Refer-To names the agent's consultation (RFC 5589 §7).
+            let result = replaces.map_err(|_| (400, "Bad Request")).and_then(|replaces| self.attended_transfer(call_id, leg_id, &replaces));
+            if let Err((status, reason)) = result {
+                self.stats.transfers_refused += 1;
+                tracing::info!(call = %call_id, reference = %self.reference_label(call_id), status, "attended transfer refused");
+                self.notify_transferor(leg_id, status, reason, true);
+            }
             return;
         }
         let user = target_uri.user_unescaped().unwrap_or_default();

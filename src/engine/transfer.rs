@@ -14,7 +14,7 @@
 //! A transfer's progress reaches a REFERring phone as NOTIFYs of the implicit
 //! subscription with `message/sipfrag` bodies: 100 Trying, then the final status.
 
-use super::call::{Phase, TransferMode};
+use super::call::{CallKind, Phase, TransferMode};
 use super::leg::{LegState, Party};
 use super::media_events::HOLD_MUSIC_PROMPT;
 use super::timers::TimerKind;
@@ -226,7 +226,7 @@ impl Engine {
 
     /// Puts the caller on hold and rings the target's members; `transferor` is the agent's
     /// leg bridged to the caller, if any.
-    fn ring_target(&mut self, call_id: CallId, target: TransferTarget, mode: TransferMode, transferor: Option<LegId>, subscribed: bool) {
+    pub(super) fn ring_target(&mut self, call_id: CallId, target: TransferTarget, mode: TransferMode, transferor: Option<LegId>, subscribed: bool) {
         let Some(caller) = self.calls.get(&call_id).map(|call| call.caller) else { return };
         let (members, ring_timeout, ring_mode, open) = self.transfer_members(call_id, &target);
         self.transfer_seq += 1;
@@ -259,7 +259,8 @@ impl Engine {
             self.unbridge(call_id, caller, agent_leg);
         }
         self.set_phase(call_id, Phase::Transferring);
-        if let Some(media) = self.caller_media(call_id) {
+        let citizen = self.calls.get(&call_id).is_some_and(|call| call.kind == CallKind::Citizen);
+        if let Some(media) = self.caller_media(call_id).filter(|_| citizen) {
             self.play_prompts(media, vec![HOLD_MUSIC_PROMPT.to_string()], true, false);
         }
         if !open {
@@ -346,7 +347,9 @@ impl Engine {
             self.report_ring_ended(other, OfferOutcome::Cancelled);
             self.cancel_leg(other);
         }
+        let consultation = self.calls.get(&call_id).is_some_and(|call| call.kind != CallKind::Citizen);
         match (mode, transferor) {
+            _ if consultation => self.answer_consultation(call_id, leg_id),
             (TransferMode::Warm, Some(agent_leg)) => {
                 tracing::info!(call = %call_id, reference = %self.reference_label(call_id), "member answered; consulting");
                 if let Some(transfer) = self.calls.get_mut(&call_id).and_then(|call| call.transfer.as_mut()) {
@@ -487,6 +490,11 @@ impl Engine {
             self.cancel_leg(*leg);
         }
         self.emit_transfer_ended(call_id, &transfer, TransferOutcome::Bounced(reason));
+        if self.calls.get(&call_id).is_some_and(|call| call.kind != CallKind::Citizen) {
+            let (status, text) = reason.status();
+            self.refuse_consultation(call_id, status, text);
+            return;
+        }
         self.return_caller(call_id, caller, transfer.transferor, transfer.subscribed.then_some(reason.status()));
     }
 

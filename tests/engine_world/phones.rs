@@ -20,9 +20,17 @@ fn register(user: &str, addr: &str, cseq: u32, authorization: Option<String>) ->
 /// Registers `user` (HA1 `ha1_md5` in [`REALM`]) from the phone at `addr`: REGISTER, the
 /// 401 challenge, the answer, 200.
 pub fn register_phone(world: &mut World, user: &str, ha1_md5: &str, addr: &str) {
-    use veertien::sip::auth::{compute_response, DigestAlgorithm, QopAuth};
     world.deliver_from(addr, &register(user, addr, 1, None));
     let challenge = world.responses().last().cloned().cloned().expect("401");
+    let authorization = authorization(&challenge, "REGISTER", "sip:127.0.0.1:5060", user, ha1_md5);
+    world.deliver_from(addr, &register(user, addr, 2, Some(authorization)));
+    assert_eq!(world.responses().last().map(|r| r.status), Some(200), "{user} registered");
+    world.take_sent();
+}
+
+/// The `Authorization` value answering `challenge` (its MD5 offer) for `method` on `uri`.
+pub fn authorization(challenge: &Response, method: &str, uri: &str, user: &str, ha1_md5: &str) -> String {
+    use veertien::sip::auth::{compute_response, DigestAlgorithm, QopAuth};
     let param = |name: &str| {
         let value = challenge
             .headers
@@ -34,15 +42,11 @@ pub fn register_phone(world: &mut World, user: &str, ha1_md5: &str, addr: &str) 
         value[start..].split('"').next().expect("quote").to_string()
     };
     let (nonce, opaque) = (param("nonce"), param("opaque"));
-    let uri = "sip:127.0.0.1:5060";
     let qop = QopAuth { nonce_count: "00000001", cnonce: "c0ffee" };
-    let response = compute_response(DigestAlgorithm::Md5, ha1_md5, "REGISTER", uri, &nonce, Some(qop));
-    let authorization = format!(
+    let response = compute_response(DigestAlgorithm::Md5, ha1_md5, method, uri, &nonce, Some(qop));
+    format!(
         "Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\", opaque=\"{opaque}\""
-    );
-    world.deliver_from(addr, &register(user, addr, 2, Some(authorization)));
-    assert_eq!(world.responses().last().map(|r| r.status), Some(200), "{user} registered");
-    world.take_sent();
+    )
 }
 
 /// Requests of `method` the daemon sent to `addr`, oldest first.
