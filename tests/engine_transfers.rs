@@ -548,3 +548,26 @@ fn a_refer_naming_no_consultation_gets_481_and_another_agents_call_is_refused() 
     assert!(matches!(world.responses().last().map(|r| r.status), Some(401 | 403)));
     assert!(requests_to(&world, DESK_1, Method::Invite).is_empty());
 }
+
+#[test]
+fn an_invite_with_replaces_gets_the_rfc_3891_status() {
+    let mut world = world();
+    let tag = establish(&mut world, "replaced");
+    let mut attempt = 0;
+    let mut status_of = |world: &mut World, replaces: &[&str]| {
+        attempt += 1;
+        let lines: String = replaces.iter().map(|value| format!("Replaces: {value}\n")).collect();
+        let request = invite("14036", &format!("replacer-{attempt}"), &format!("z9hG4bK-replacer-{attempt}"), OFFER)
+            .replace("Contact:", &format!("Require: replaces\n{lines}Contact:"));
+        world.take_sent();
+        world.deliver(&request);
+        world.responses().last().map(|r| r.status)
+    };
+    assert_eq!(status_of(&mut world, &["nope;to-tag=1;from-tag=2"]), Some(481), "no such dialog");
+    let ours = format!("replaced;to-tag={tag};from-tag=caller1");
+    assert_eq!(status_of(&mut world, &[&ours, &ours]), Some(400), "two Replaces headers");
+    assert_eq!(status_of(&mut world, &["replaced;to-tag=1"]), Some(400), "no from-tag");
+    assert_eq!(status_of(&mut world, &[&format!("{ours};early-only")]), Some(486), "early-only against a confirmed dialog");
+    assert_eq!(status_of(&mut world, &[&ours]), Some(403), "the daemon replaces dialogs only on REFER");
+    assert_eq!(world.arrived(), 1, "no call was created");
+}
