@@ -393,13 +393,14 @@ fn the_hop_limit_refuses_a_further_transfer_with_403_and_the_caller_stays() {
     let mut world = world();
     let (_, invite) = connected_call(&mut world, "hops");
     world.take_sent();
-    // A transfer to a queue completes at once: the one hop this tenant allows.
-    refer(&mut world, &invite, 2, "sip:belastingen@127.0.0.1:5060");
+    // A transfer to a queue completes at once: the one hop this tenant allows. The
+    // tenant's own number names its front office (the menu's default queue).
+    refer(&mut world, &invite, 2, "sip:14036@127.0.0.1:5060");
     assert_eq!(sipfrags(&world).last().map(String::as_str), Some("SIP/2.0 200 OK [terminated]"));
     let bye = requests_to(&world, ANOUK, Method::Bye).pop().expect("the agent's leg ends");
     world.deliver_from(ANOUK, &phone_ok(&bye));
     world.advance(Duration::from_secs(6));
-    let again = requests_to(&world, ANOUK, Method::Invite).pop().expect("the belastingen queue offers it to anouk");
+    let again = requests_to(&world, ANOUK, Method::Invite).pop().expect("the front office offers it to anouk again");
     world.deliver_from(ANOUK, &phone_answer(&again, 200, "anouk-2", ANOUK));
     world.take_sent();
     let line = "Refer-To: <sip:balie@127.0.0.1:5060>\n";

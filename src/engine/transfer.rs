@@ -189,12 +189,22 @@ pub struct Transfer {
 
 impl Engine {
     /// The target named `id` in the call's tenant.
+    ///
+    /// A number of the tenant's dial plan (its 14-number or another of its numbers) names
+    /// its front office: the queue the menu defaults to, else its first queue. Decision: a
+    /// number of another tenant is unknown here: a caller is not handed across
+    /// municipalities, whose reference numbers and records are their own.
     pub(super) fn resolve_target(&self, call: CallId, id: &str) -> Result<TransferTarget, TransferError> {
-        self.calls
-            .get(&call)
-            .and_then(|call| self.plan.tenant(&call.tenant_id))
-            .and_then(|tenant| TransferTarget::resolve(tenant, id))
-            .ok_or_else(|| TransferError::UnknownTarget(id.to_string()))
+        let unknown = || TransferError::UnknownTarget(id.to_string());
+        let tenant = self.calls.get(&call).and_then(|call| self.plan.tenant(&call.tenant_id)).ok_or_else(unknown)?;
+        if let Some(target) = TransferTarget::resolve(tenant, id) {
+            return Ok(target);
+        }
+        let own_number = self.plan.route(id).is_some_and(|routed| routed.id == tenant.id);
+        match self.default_queue(call) {
+            Some(queue) if own_number => Ok(TransferTarget::Queue(queue)),
+            _ => Err(unknown()),
+        }
     }
 
     /// Starts transferring the caller of `call_id`, talking to an agent, to `target`.
