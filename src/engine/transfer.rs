@@ -172,6 +172,8 @@ pub struct Transfer {
     pub subscribed: bool,
     /// Members still to ring, in turn.
     pending_members: VecDeque<GroupMember>,
+    /// Whether members ring together or one after another.
+    ring_mode: RingMode,
     /// How long each member rings in turn.
     member_ring: Duration,
     /// The legs ringing now.
@@ -255,6 +257,7 @@ impl Engine {
                 counts_as_hop: transferor.is_some(),
                 subscribed,
                 pending_members: members.into(),
+                ring_mode,
                 member_ring,
                 ringing: Vec::new(),
                 consulting: None,
@@ -313,13 +316,16 @@ impl Engine {
                 TransferTarget::Group(group) => Some(group.clone()),
                 _ => None,
             };
-            let member_ring = transfer.member_ring;
+            // Members ringing together stop at the transfer's own timeout.
+            let turn = (transfer.ring_mode == RingMode::InTurn).then_some(transfer.member_ring);
             match self.dial_member(call_id, &member, group) {
                 Some(leg) => {
                     if let Some(transfer) = self.calls.get_mut(&call_id).and_then(|call| call.transfer.as_mut()) {
                         transfer.ringing.push(leg);
                     }
-                    self.timers.schedule_mono(self.now.mono + member_ring, TimerKind::MemberRingTimeout(leg));
+                    if let Some(member_ring) = turn {
+                        self.timers.schedule_mono(self.now.mono + member_ring, TimerKind::MemberRingTimeout(leg));
+                    }
                     return true;
                 }
                 None => self.note_transfer_failure(call_id, BounceReason::Unreachable),
