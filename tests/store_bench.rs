@@ -18,12 +18,15 @@
 //!   STORE_BENCH_SECONDS   seconds per paced and saturated load [5]
 //!   STORE_BENCH_INFLIGHT  records kept in flight in the saturated load [1000]
 
+mod support;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use tokio::time::Instant;
-use veertien::engine::{CallRecord, LegRecord, PersistTicket, Record};
+use support::records::answered_call;
+use veertien::engine::{CallRecord, PersistTicket, Record};
 use veertien::live::store::{StoreAnswer, StoreMetrics, StoreWriter, STORE_QUEUE_BOUND};
 
 fn env_or(name: &str, default: &str) -> String {
@@ -51,52 +54,7 @@ fn fresh_dir(load: &str) -> PathBuf {
 
 /// An answered call with two agent legs, the shape of most records the daemon writes.
 fn record(index: u64) -> CallRecord {
-    let arrived_at_ms = 1_700_000_000_000 + index as i64 * 1_000;
-    CallRecord {
-        reference: format!("{:08}", 10_000_000 + index),
-        tenant: "proef".into(),
-        dialled: "14010".into(),
-        caller_hash: Some(format!("{:064x}", index)),
-        arrived_at_ms,
-        established_at_ms: Some(arrived_at_ms + 20),
-        menu_choice: Some("1".into()),
-        queue: Some("algemeen".into()),
-        queued_at_ms: Some(arrived_at_ms + 4_000),
-        answered_at_ms: Some(arrived_at_ms + 9_000),
-        agent: Some("tessa".into()),
-        ended_at_ms: arrived_at_ms + 60_000,
-        wait_ms: 5_000,
-        talk_ms: 51_000,
-        hold_ms: 0,
-        wrap_up_ms: 1_000,
-        disposition: "answered".into(),
-        end_reason: "caller_hung_up".into(),
-        subject: None,
-        notes: None,
-        previous_references: Vec::new(),
-        legs: vec![
-            LegRecord {
-                party: "agent".into(),
-                target: "tim".into(),
-                rung_at_ms: arrived_at_ms + 4_100,
-                ring_ms: 4_000,
-                final_status: None,
-                outcome: "no_answer".into(),
-                ended_at_ms: arrived_at_ms + 8_100,
-            },
-            LegRecord {
-                party: "agent".into(),
-                target: "tessa".into(),
-                rung_at_ms: arrived_at_ms + 8_200,
-                ring_ms: 800,
-                final_status: Some(200),
-                outcome: "answered".into(),
-                ended_at_ms: arrived_at_ms + 60_000,
-            },
-        ],
-        handling: "handled".into(),
-        transfers: Vec::new(),
-    }
+    answered_call(&format!("{:08}", 10_000_000 + index), 1_700_000_000_000 + index as i64 * 1_000)
 }
 
 /// What one load did.
