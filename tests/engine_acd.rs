@@ -5,20 +5,15 @@
 
 mod engine_world;
 
+use engine_world::phones::*;
 use engine_world::*;
 use std::time::Duration;
 use veertien::acd::Outcome;
 use veertien::core::ids::MediaSessionId;
 use veertien::engine::{EndReason, Input, MediaCommand, MediaEvent, Notification};
-use veertien::sip::auth::{compute_response, DigestAlgorithm, QopAuth};
 use veertien::sip::msg::{HeaderName, Message, Method, Request, Response};
 
 const AGENT: &str = "127.0.0.1:5080";
-const REALM: &str = "almere.veertien";
-
-/// HA1 = MD5("anouk:almere.veertien:demo-anouk"), as in the shipped dial plan.
-const ANOUK_HA1_MD5: &str = "3ed34954af728575b0e207f558388c1f";
-
 fn register(cseq: u32, authorization: Option<String>) -> String {
     let auth = authorization.map(|a| format!("Authorization: {a}\n")).unwrap_or_default();
     format!(
@@ -35,41 +30,13 @@ Expires: 3600\n\
     )
 }
 
-/// A parameter of the MD5 challenge in `response`.
-fn challenge_param(response: &Response, name: &str) -> String {
-    let challenge = response
-        .headers
-        .get_all(&HeaderName::WwwAuthenticate)
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-        .find(|v| v.contains("MD5"))
-        .expect("an MD5 challenge");
-    let start = challenge.find(&format!("{name}=\"")).expect("parameter") + name.len() + 2;
-    challenge[start..].split('"').next().expect("closing quote").to_string()
-}
-
-fn authorization(challenge: &Response, ha1: &str) -> String {
-    let nonce = challenge_param(challenge, "nonce");
-    let opaque = challenge_param(challenge, "opaque");
-    let uri = "sip:127.0.0.1:5060";
-    let qop = QopAuth { nonce_count: "00000001", cnonce: "c0ffee" };
-    let response = compute_response(DigestAlgorithm::Md5, ha1, "REGISTER", uri, &nonce, Some(qop));
-    format!(
-        "Digest username=\"anouk\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\", opaque=\"{opaque}\""
-    )
-}
-
 fn last_response(world: &World) -> Response {
     world.responses().last().cloned().cloned().expect("a response")
 }
 
 /// Registers anouk's phone (401 challenge, then 200).
 fn register_agent(world: &mut World) {
-    world.deliver_from(AGENT, &register(1, None));
-    let challenge = last_response(world);
-    assert_eq!(challenge.status, 401);
-    world.deliver_from(AGENT, &register(2, Some(authorization(&challenge, ANOUK_HA1_MD5))));
-    assert_eq!(last_response(world).status, 200, "correct digest registers the phone");
-    world.take_sent();
+    register_phone(world, "anouk", ANOUK_HA1_MD5, AGENT);
 }
 
 /// The caller's media session (the first one opened).
@@ -137,7 +104,7 @@ fn wrong_password_gets_401_then_403_and_is_counted() {
         if last_response(&world).status == 401 {
             challenge = last_response(&world);
         }
-        let wrong = authorization(&challenge, "00000000000000000000000000000000");
+        let wrong = authorization(&challenge, "REGISTER", "sip:127.0.0.1:5060", "anouk", "00000000000000000000000000000000");
         world.deliver_from(AGENT, &register(2 + attempt, Some(wrong)));
         statuses.push(last_response(&world).status);
     }

@@ -5,6 +5,7 @@
 
 mod engine_world;
 
+use engine_world::phones::*;
 use engine_world::*;
 use std::time::Duration;
 use veertien::engine::{CallRecord, Input, IssuedReference, MediaEvent, Record};
@@ -120,40 +121,8 @@ fn a_reference_issued_before_a_restart_is_not_issued_again() {
 
 // ---- an answered call with a hold, through the agent's phone ----
 
-const REALM: &str = "almere.veertien";
-const ANOUK_HA1_MD5: &str = "3ed34954af728575b0e207f558388c1f";
-
-fn register(cseq: u32, authorization: Option<String>) -> String {
-    let auth = authorization.map(|a| format!("Authorization: {a}\n")).unwrap_or_default();
-    format!(
-        "REGISTER sip:127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP {AGENT};branch=z9hG4bK-reg-{cseq}\nMax-Forwards: 70\nFrom: <sip:anouk@127.0.0.1>;tag=agent1\nTo: <sip:anouk@127.0.0.1>\nCall-ID: reg-anouk\nCSeq: {cseq} REGISTER\nContact: <sip:anouk@{AGENT}>\nExpires: 3600\n{auth}Content-Length: 0\n\n"
-    )
-}
-
 fn register_agent(world: &mut World) {
-    use veertien::sip::auth::{compute_response, DigestAlgorithm, QopAuth};
-    world.deliver_from(AGENT, &register(1, None));
-    let challenge = world.responses().last().cloned().cloned().expect("401");
-    let param = |name: &str| {
-        let value = challenge
-            .headers
-            .get_all(&HeaderName::WwwAuthenticate)
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-            .find(|v| v.contains("MD5"))
-            .expect("MD5 challenge");
-        let start = value.find(&format!("{name}=\"")).expect("param") + name.len() + 2;
-        value[start..].split('"').next().expect("quote").to_string()
-    };
-    let (nonce, opaque) = (param("nonce"), param("opaque"));
-    let uri = "sip:127.0.0.1:5060";
-    let qop = QopAuth { nonce_count: "00000001", cnonce: "c0ffee" };
-    let response = compute_response(DigestAlgorithm::Md5, ANOUK_HA1_MD5, "REGISTER", uri, &nonce, Some(qop));
-    let authorization = format!(
-        "Digest username=\"anouk\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\", opaque=\"{opaque}\""
-    );
-    world.deliver_from(AGENT, &register(2, Some(authorization)));
-    assert_eq!(world.responses().last().map(|r| r.status), Some(200));
-    world.take_sent();
+    register_phone(world, "anouk", ANOUK_HA1_MD5, AGENT);
 }
 
 fn invite_to_agent(world: &World) -> Request {

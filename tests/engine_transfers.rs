@@ -393,13 +393,14 @@ fn the_hop_limit_refuses_a_further_transfer_with_403_and_the_caller_stays() {
     let mut world = world();
     let (_, invite) = connected_call(&mut world, "hops");
     world.take_sent();
-    // A transfer to a queue completes at once: the one hop this tenant allows.
-    refer(&mut world, &invite, 2, "sip:belastingen@127.0.0.1:5060");
+    // A transfer to a queue completes at once: the one hop this tenant allows. The
+    // tenant's own number names its front office (the menu's default queue).
+    refer(&mut world, &invite, 2, "sip:14036@127.0.0.1:5060");
     assert_eq!(sipfrags(&world).last().map(String::as_str), Some("SIP/2.0 200 OK [terminated]"));
     let bye = requests_to(&world, ANOUK, Method::Bye).pop().expect("the agent's leg ends");
     world.deliver_from(ANOUK, &phone_ok(&bye));
     world.advance(Duration::from_secs(6));
-    let again = requests_to(&world, ANOUK, Method::Invite).pop().expect("the belastingen queue offers it to anouk");
+    let again = requests_to(&world, ANOUK, Method::Invite).pop().expect("the front office offers it to anouk again");
     world.deliver_from(ANOUK, &phone_answer(&again, 200, "anouk-2", ANOUK));
     world.take_sent();
     let line = "Refer-To: <sip:balie@127.0.0.1:5060>\n";
@@ -547,4 +548,27 @@ fn a_refer_naming_no_consultation_gets_481_and_another_agents_call_is_refused() 
     world.deliver_from(ANOUK, &consult_invite("balie", 2, Some(&wrong)));
     assert!(matches!(world.responses().last().map(|r| r.status), Some(401 | 403)));
     assert!(requests_to(&world, DESK_1, Method::Invite).is_empty());
+}
+
+#[test]
+fn an_invite_with_replaces_gets_the_rfc_3891_status() {
+    let mut world = world();
+    let tag = establish(&mut world, "replaced");
+    let mut attempt = 0;
+    let mut status_of = |world: &mut World, replaces: &[&str]| {
+        attempt += 1;
+        let lines: String = replaces.iter().map(|value| format!("Replaces: {value}\n")).collect();
+        let request = invite("14036", &format!("replacer-{attempt}"), &format!("z9hG4bK-replacer-{attempt}"), OFFER)
+            .replace("Contact:", &format!("Require: replaces\n{lines}Contact:"));
+        world.take_sent();
+        world.deliver(&request);
+        world.responses().last().map(|r| r.status)
+    };
+    assert_eq!(status_of(&mut world, &["nope;to-tag=1;from-tag=2"]), Some(481), "no such dialog");
+    let ours = format!("replaced;to-tag={tag};from-tag=caller1");
+    assert_eq!(status_of(&mut world, &[&ours, &ours]), Some(400), "two Replaces headers");
+    assert_eq!(status_of(&mut world, &["replaced;to-tag=1"]), Some(400), "no from-tag");
+    assert_eq!(status_of(&mut world, &[&format!("{ours};early-only")]), Some(486), "early-only against a confirmed dialog");
+    assert_eq!(status_of(&mut world, &[&ours]), Some(403), "the daemon replaces dialogs only on REFER");
+    assert_eq!(world.arrived(), 1, "no call was created");
 }

@@ -16,6 +16,7 @@ pub mod service_level;
 pub mod stats;
 pub mod strategy;
 pub mod wait_estimate;
+pub mod working_days;
 mod waiting_calls;
 
 pub use action::{AcdAction, AcdError, Disposition, OfferFailure, Outcome, OverflowDestination, QueueRefusal};

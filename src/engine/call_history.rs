@@ -196,7 +196,9 @@ impl CallHistory {
 /// `not_handled` (no agent answered).
 pub fn handling(answered: bool, transfers: &[TransferRecord]) -> &'static str {
     let last_answered = transfers.iter().rev().find(|t| t.outcome == "answered");
-    match (last_answered, transfers.iter().any(|t| t.outcome != "answered" && t.outcome != "cancelled")) {
+    // A transfer still ringing when the caller hung up is neither answered nor bounced.
+    let bounced = transfers.iter().any(|t| !matches!(t.outcome.as_str(), "answered" | "cancelled" | "pending"));
+    match (last_answered, bounced) {
         (Some(transfer), _) if transfer.mode == "warm" => "transferred_warm",
         (Some(_), _) => "transferred_cold",
         (None, true) => "bounced",

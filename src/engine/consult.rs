@@ -17,7 +17,7 @@ use super::transfer::TransferTarget;
 use super::Engine;
 use crate::core::ids::{CallId, LegId, TransactionId};
 use crate::sip::dialog::DialogKey;
-use crate::sip::msg::{Replaces, Request};
+use crate::sip::msg::{HeaderName, Replaces, Request};
 use crate::sip::transport::Peer;
 
 impl Engine {
@@ -58,6 +58,34 @@ impl Engine {
             self.send_on(invite_tx, response);
         }
         self.end_call(call_id, EndReason::NotAnswered);
+    }
+
+    /// An INVITE with `Replaces` (RFC 3891 §3), answered with the status the RFC gives:
+    /// 400 for more than one header or a malformed one, 481 when no dialog matches, 603
+    /// when it ended, 486 for `early-only` against a confirmed dialog, and 403 otherwise.
+    /// Decision: the daemon replaces dialogs only on a REFER inside a call it holds (the
+    /// attended transfer above), where it knows who may; a phone cannot take over a leg
+    /// by INVITE.
+    pub(super) fn refuse_replacing_invite(&mut self, tx: TransactionId, request: &Request) {
+        let values: Vec<&[u8]> = request.headers.get_all(&HeaderName::Replaces).map(|value| value.as_ref()).collect();
+        let replaces = match values.as_slice() {
+            [one] => std::str::from_utf8(one).ok().and_then(|text| Replaces::parse(text).ok()),
+            _ => None,
+        };
+        let (status, reason) = match replaces {
+            None => (400, "Bad Request (one valid Replaces)"),
+            Some(replaces) => {
+                let key = DialogKey { call_id: replaces.call_id.clone().into(), local_tag: replaces.to_tag, remote_tag: replaces.from_tag };
+                match self.legs.by_dialog(&key).and_then(|leg| self.legs.get(leg)).map(|leg| leg.state) {
+                    None => (481, "Call/Transaction Does Not Exist"),
+                    Some(LegState::Ending) => (603, "Decline"),
+                    Some(LegState::Connected) if replaces.early_only => (486, "Busy Here"),
+                    Some(_) => (403, "Forbidden"),
+                }
+            }
+        };
+        self.stats.requests_rejected += 1;
+        self.reply(tx, request, status, reason);
     }
 
     /// REFER with `Replaces` from `agent_leg` of `call_id`: the caller goes to the member

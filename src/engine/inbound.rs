@@ -81,6 +81,10 @@ impl Engine {
             self.reply_with(tx, &request, 503, "Service Unavailable", &[(HeaderName::RetryAfter, retry)]);
             return;
         }
+        if request.headers.get(&HeaderName::Replaces).is_some() {
+            self.refuse_replacing_invite(tx, &request);
+            return;
+        }
         let dialled = request.uri().ok().and_then(|uri| uri.user).unwrap_or_default();
         let trusted = self.is_trusted(peer.remote.ip());
         let tenant_id = self.plan.route(&dialled).map(|tenant| tenant.id.clone()).filter(|_| trusted);

@@ -36,7 +36,13 @@ impl Engine {
             self.send_on(tx, response);
             return;
         }
-        let ok = self.build_response(request, 200, "OK", tag);
+        // REFER is a target refresh request that creates a subscription, as SUBSCRIBE
+        // does (RFC 6665): its 2xx carries our Contact.
+        let contact = leg.dialog.as_ref().map(|dialog| dialog.local_contact.to_string());
+        let mut ok = self.build_response(request, 200, "OK", tag);
+        if let Some(contact) = contact {
+            ok.headers.push(HeaderName::Contact, contact);
+        }
         self.send_on(tx, ok);
         self.notify_transferor(leg_id, 100, "Trying", false);
         if let Some(replaces) = Replaces::from_uri(&target_uri) {

@@ -10,7 +10,9 @@ use crate::sip::transport::{self, Peer};
 pub const ALLOWED_METHODS: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REGISTER, REFER, NOTIFY";
 
 /// Extensions we support (for Supported and the Require check, RFC 3261 §8.2.2.3).
-pub const SUPPORTED_EXTENSIONS: &[&str] = &[];
+/// `replaces` (RFC 3891): an INVITE that requires it reaches the Replaces checks and gets
+/// the status that RFC gives, rather than 420.
+pub const SUPPORTED_EXTENSIONS: &[&str] = &["replaces"];
 
 /// The header naming a call's reference number (spaces dropped): on the agent's INVITE
 /// and on the caller's 200 OK, so phones and the upstream phone system can log it.

@@ -172,6 +172,8 @@ pub struct Transfer {
     pub subscribed: bool,
     /// Members still to ring, in turn.
     pending_members: VecDeque<GroupMember>,
+    /// Whether members ring together or one after another.
+    ring_mode: RingMode,
     /// How long each member rings in turn.
     member_ring: Duration,
     /// The legs ringing now.
@@ -189,12 +191,22 @@ pub struct Transfer {
 
 impl Engine {
     /// The target named `id` in the call's tenant.
+    ///
+    /// A number of the tenant's dial plan (its 14-number or another of its numbers) names
+    /// its front office: the queue the menu defaults to, else its first queue. Decision: a
+    /// number of another tenant is unknown here: a caller is not handed across
+    /// municipalities, whose reference numbers and records are their own.
     pub(super) fn resolve_target(&self, call: CallId, id: &str) -> Result<TransferTarget, TransferError> {
-        self.calls
-            .get(&call)
-            .and_then(|call| self.plan.tenant(&call.tenant_id))
-            .and_then(|tenant| TransferTarget::resolve(tenant, id))
-            .ok_or_else(|| TransferError::UnknownTarget(id.to_string()))
+        let unknown = || TransferError::UnknownTarget(id.to_string());
+        let tenant = self.calls.get(&call).and_then(|call| self.plan.tenant(&call.tenant_id)).ok_or_else(unknown)?;
+        if let Some(target) = TransferTarget::resolve(tenant, id) {
+            return Ok(target);
+        }
+        let own_number = self.plan.route(id).is_some_and(|routed| routed.id == tenant.id);
+        match self.default_queue(call) {
+            Some(queue) if own_number => Ok(TransferTarget::Queue(queue)),
+            _ => Err(unknown()),
+        }
     }
 
     /// Starts transferring the caller of `call_id`, talking to an agent, to `target`.
@@ -245,6 +257,7 @@ impl Engine {
                 counts_as_hop: transferor.is_some(),
                 subscribed,
                 pending_members: members.into(),
+                ring_mode,
                 member_ring,
                 ringing: Vec::new(),
                 consulting: None,
@@ -303,13 +316,16 @@ impl Engine {
                 TransferTarget::Group(group) => Some(group.clone()),
                 _ => None,
             };
-            let member_ring = transfer.member_ring;
+            // Members ringing together stop at the transfer's own timeout.
+            let turn = (transfer.ring_mode == RingMode::InTurn).then_some(transfer.member_ring);
             match self.dial_member(call_id, &member, group) {
                 Some(leg) => {
                     if let Some(transfer) = self.calls.get_mut(&call_id).and_then(|call| call.transfer.as_mut()) {
                         transfer.ringing.push(leg);
                     }
-                    self.timers.schedule_mono(self.now.mono + member_ring, TimerKind::MemberRingTimeout(leg));
+                    if let Some(member_ring) = turn {
+                        self.timers.schedule_mono(self.now.mono + member_ring, TimerKind::MemberRingTimeout(leg));
+                    }
                     return true;
                 }
                 None => self.note_transfer_failure(call_id, BounceReason::Unreachable),
