@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 use veertien::dialplan::DialPlan;
 use veertien::sim::media_sim::PromptDurations;
@@ -32,14 +33,19 @@ ring = "in-turn"
 ring_timeout_s = 30
 "#;
 
-/// The always-open test tenant with the groups above, written to a scratch directory.
+/// The always-open test tenant with the groups above, written once to a scratch
+/// directory (tests run in parallel: a second write could be read half done).
 fn plan() -> DialPlan {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("tests/data/dialplans/proef.toml")).expect("test plan");
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("replay_transfers_plans");
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    std::fs::write(dir.join("proef.toml"), text + GROUPS).expect("plan written");
-    veertien::dialplan::load_dir(&dir).expect("plan with groups loads")
+    static PLAN: OnceLock<DialPlan> = OnceLock::new();
+    PLAN.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(root.join("tests/data/dialplans/proef.toml")).expect("test plan");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("replay_transfers_plans");
+        std::fs::create_dir_all(&dir).expect("scratch directory");
+        std::fs::write(dir.join("proef.toml"), text + GROUPS).expect("plan written");
+        veertien::dialplan::load_dir(&dir).expect("plan with groups loads")
+    })
+    .clone()
 }
 
 /// The action of the `index`-th call: a cycle over handled, cold and warm transfers to

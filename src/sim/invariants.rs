@@ -13,8 +13,8 @@
 //! of the reasons `caller_hung_up`, `caller_cancelled`, `closed`, `overflowed` or
 //! `shutdown_drain`. An `agent_hung_up` or `backoffice_hung_up` there would mean the
 //! bounce left the caller bridged to a leg that was going away, `not_answered` that the
-//! consultation logic ended a citizen's call. (A bounced call that is queued again gets
-//! a second `Disposition` when it leaves the queue again: allowed after a bounce.)
+//! consultation logic ended a citizen's call. (A call queued again after a transfer gets
+//! one more `Disposition` per visit, flagged `requeued`; only the first may be unflagged.)
 
 use std::collections::HashSet;
 use std::fmt;
@@ -80,13 +80,14 @@ impl InvariantChecker {
             }
             Notification::Disposition(disposition) => {
                 self.bounced.remove(&disposition.call);
-                if !self.disposed.insert(disposition.call) {
-                    self.violate(now, format!("call {:?} has a second disposition", disposition.call));
+                // A call queued again after a transfer says so; only its first visit counts.
+                let first = self.disposed.insert(disposition.call);
+                if first == disposition.requeued {
+                    let which = if first { "a requeued disposition without a first one" } else { "a second disposition" };
+                    self.violate(now, format!("call {:?} has {which}", disposition.call));
                 }
             }
             Notification::TransferEnded { call, outcome: TransferOutcome::Bounced(_), .. } => {
-                // The caller may be queued again: one more disposition is allowed.
-                self.disposed.remove(call);
                 self.bounced.insert(*call);
             }
             _ => {}
