@@ -951,3 +951,43 @@ fn closing_a_queue_disposes_its_callers_and_failures_are_recorded() {
     assert_eq!(sim.cancels(), [(secs(5), 1, "ada".to_owned())]);
     assert_eq!(sim.stats().closed, 2);
 }
+
+#[test]
+fn a_requeued_call_is_served_first_but_counted_once() {
+    let mut sim = Sim::new("ring_timeout_s = 60\nannounce_interval_s = 0", &[("ada", SERVES_BZ)]);
+    sim.login(secs(0), "ada");
+    sim.arrive(secs(1), 1, 0).unwrap();
+    sim.answer(secs(2), 1, "ada");
+    sim.end(secs(3), 1);
+    // Call 1's transfer bounced: it comes back at the head while call 2 waits.
+    sim.pause(secs(20), "ada");
+    sim.arrive(secs(21), 2, 0).unwrap();
+    sim.advance_to(secs(22));
+    sim.acd.call_requeued(sim.now, CallId(1), &sim.tenant.clone(), &QueueId::new("bz"), u8::MAX).unwrap();
+    sim.disposed.remove(&CallId(1));
+    sim.drain();
+    sim.ready(secs(23), "ada");
+    assert_eq!(take_next(&mut sim, secs(24), "ada"), 1, "the returned caller is served first");
+    let stats = sim.stats();
+    assert_eq!(stats.offered, 2, "two callers, whatever their visits");
+    assert_eq!(stats.service_level.answered, 1, "the second answer of call 1 is not counted again");
+    let flags: Vec<(u64, bool)> = sim.dispositions().iter().map(|d| (d.call.0, d.requeued)).collect();
+    assert_eq!(flags, [(1, false), (1, true)]);
+}
+
+#[test]
+fn an_agent_on_a_transfer_leg_is_not_offered_until_released() {
+    let mut sim = Sim::new("ring_timeout_s = 60\nannounce_interval_s = 0", &[("ada", SERVES_BZ)]);
+    sim.login(secs(0), "ada");
+    let (tenant, ada) = (sim.tenant.clone(), AgentId::new("ada"));
+    assert!(sim.acd.can_take_transfer(&tenant, &ada));
+    sim.acd.agent_engaged(&tenant, &ada).unwrap();
+    assert!(!sim.acd.can_take_transfer(&tenant, &ada), "one transfer leg at a time");
+    sim.arrive(secs(1), 1, 0).unwrap();
+    assert!(sim.offers().is_empty(), "a phone on a transfer's call gets no queue call");
+    sim.advance_to(secs(30));
+    sim.acd.agent_released(sim.now, &tenant, &ada).unwrap();
+    sim.drain();
+    assert_eq!(sim.offers().len(), 1, "released, ada is offered the waiting caller");
+    assert!(!sim.acd.can_take_transfer(&tenant, &ada), "ringing for a queue: busy for transfers");
+}

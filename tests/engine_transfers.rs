@@ -56,6 +56,7 @@ default = "queue:algemeen"
 [menu.options]
 "1" = "queue:algemeen"
 "2" = "group:balie"
+"3" = "group:leiding"
 
 [[agent]]
 id = "anouk"
@@ -75,6 +76,11 @@ name = "Om de beurt"
 members = ["sip:beurt1@127.0.0.1:5091", "sip:beurt2@127.0.0.1:5093"]
 ring = "in-turn"
 ring_timeout_s = 20
+
+[[group]]
+id = "leiding"
+name = "Teamleiding"
+members = ["anouk"]
 
 [[group]]
 id = "nacht"
@@ -571,4 +577,52 @@ fn an_invite_with_replaces_gets_the_rfc_3891_status() {
     assert_eq!(status_of(&mut world, &[&format!("{ours};early-only")]), Some(486), "early-only against a confirmed dialog");
     assert_eq!(status_of(&mut world, &[&ours]), Some(403), "the daemon replaces dialogs only on REFER");
     assert_eq!(world.arrived(), 1, "no call was created");
+}
+
+/// Media sessions the daemon opened, in order.
+fn opened_media(world: &World) -> Vec<veertien::core::ids::MediaSessionId> {
+    world
+        .media
+        .iter()
+        .filter_map(|m| match m {
+            MediaCommand::Open { session, .. } => Some(*session),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_agent_on_a_groups_call_is_offered_no_queue_call_until_it_ends() {
+    let mut world = world();
+    register_phone(&mut world, "anouk", ANOUK_HA1_MD5, ANOUK);
+    let tag = establish(&mut world, "member-first");
+    press(&mut world, '3');
+    let member = requests_to(&world, ANOUK, Method::Invite).pop().expect("anouk rings as the group's member");
+    world.deliver_from(ANOUK, &phone_answer(&member, 200, "anouk-member", ANOUK));
+    assert!(bridged(&world, caller_media(&world), leg_media(&world, &member)), "the caller talks to anouk");
+    let before = opened_media(&world).len();
+    establish(&mut world, "queued-second");
+    let second = opened_media(&world)[before];
+    let now = world.now();
+    world.engine.handle_input(Input::Media { now, event: MediaEvent::Digit { session: second, digit: '1' } });
+    world.collect();
+    world.advance(Duration::from_secs(20));
+    assert_eq!(requests_to(&world, ANOUK, Method::Invite).len(), 1, "no queue call rings a phone that is on a group's call");
+    world.deliver(&in_dialog("BYE", "member-first", &tag, 2, "z9hG4bK-member-first-bye"));
+    let bye = requests_to(&world, ANOUK, Method::Bye).pop().expect("the member's leg ends with the caller");
+    world.deliver_from(ANOUK, &phone_ok(&bye));
+    let invites = requests_to(&world, ANOUK, Method::Invite);
+    assert_eq!(invites.len(), 2, "free again, anouk is offered the waiting caller");
+    assert_ne!(invites[1].headers.get(&HeaderName::CallId), member.headers.get(&HeaderName::CallId), "a new call, not the group's");
+}
+
+#[test]
+fn a_transfer_to_a_group_whose_agent_is_on_a_queue_call_bounces_busy_without_ringing_it() {
+    let mut world = world();
+    let (_, invite) = connected_call(&mut world, "member-busy");
+    world.take_sent();
+    refer(&mut world, &invite, 2, "sip:leiding@127.0.0.1:5060");
+    assert!(requests_to(&world, ANOUK, Method::Invite).is_empty(), "anouk is talking: her phone is not rung again");
+    assert_eq!(transfer_outcomes(&world), [TransferOutcome::Bounced(veertien::engine::BounceReason::Busy)]);
+    assert!(bridged(&world, caller_media(&world), leg_media(&world, &invite)), "the caller stays with anouk");
 }

@@ -88,6 +88,9 @@ pub struct Disposition {
     pub queue: QueueId,
     /// What happened.
     pub outcome: Outcome,
+    /// A later visit of a call already counted ([`super::Acd::call_requeued`]): its
+    /// first disposition counted it, so statistics skip this one.
+    pub requeued: bool,
 }
 
 /// The end of a call's stay in the ACD. Waits run from the first arrival.

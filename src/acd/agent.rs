@@ -78,6 +78,10 @@ pub(crate) struct AgentRecord {
     pub calls_answered: u64,
     /// Requested pause or logout while on a call.
     pub after_call: Option<AfterCall>,
+    /// Legs the engine holds to the agent's phone outside the queues: a transfer ringing
+    /// it as a member of a backoffice group (or by name), or the call it took that way.
+    /// While any is up no queue offers the agent a call.
+    pub legs_outside_queues: u32,
 }
 
 impl AgentRecord {
@@ -91,6 +95,7 @@ impl AgentRecord {
             missed_in_row: 0,
             calls_answered: 0,
             after_call: None,
+            legs_outside_queues: 0,
         }
     }
 

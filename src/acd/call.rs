@@ -17,6 +17,9 @@ pub(crate) struct CallEntry {
     pub seq: u64,
     /// Queues entered so far, so overflow never loops.
     pub visited: Vec<QueueId>,
+    /// Queued again after a transfer ([`super::Acd::call_requeued`]): the first visit
+    /// already counted this call, so this one counts in no queue figure.
+    pub requeued: bool,
 }
 
 /// A caller waiting in a queue (possibly while agents ring).

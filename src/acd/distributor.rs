@@ -157,6 +157,35 @@ impl Acd {
         queue: &QueueId,
         priority: u8,
     ) -> Result<(), QueueRefusal> {
+        self.enqueue(now, call, tenant, queue, priority, false)
+    }
+
+    /// A caller already counted by an earlier visit enters `queue` again: its transfer
+    /// bounced (the engine gives it the highest priority, the head of the queue) or an
+    /// agent transferred it to this queue. The visit is dispatched like any other but
+    /// counts in no queue figure (offered, answered, abandoned, closed, overflowed, service
+    /// level), and its [`Disposition`] says `requeued`: every citizen call counts once
+    /// against the norm, at its first queue.
+    pub fn call_requeued(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        tenant: &TenantId,
+        queue: &QueueId,
+        priority: u8,
+    ) -> Result<(), QueueRefusal> {
+        self.enqueue(now, call, tenant, queue, priority, true)
+    }
+
+    fn enqueue(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        tenant: &TenantId,
+        queue: &QueueId,
+        priority: u8,
+        requeued: bool,
+    ) -> Result<(), QueueRefusal> {
         if self.waiting.contains(&call) || self.connected.contains_key(&call) {
             return Err(QueueRefusal::DuplicateCall(call));
         }
@@ -176,6 +205,7 @@ impl Acd {
             arrived: now,
             seq: self.next_seq,
             visited: Vec::new(),
+            requeued,
         };
         let result = if self.try_place(now, call, &mut entry, queue) {
             Ok(())
@@ -198,10 +228,12 @@ impl Acd {
         let waiting = self.take_waiting(call)?;
         let wait = now - waiting.entry.arrived;
         let short_threshold = Duration::from_secs(u64::from(self.config.short_abandon_s));
-        let queue = self.queue_mut(&waiting.entry.tenant, &waiting.queue);
-        queue.counts.abandoned += 1;
-        if is_short_abandon(wait, short_threshold) {
-            queue.counts.abandoned_short += 1;
+        if !waiting.entry.requeued {
+            let queue = self.queue_mut(&waiting.entry.tenant, &waiting.queue);
+            queue.counts.abandoned += 1;
+            if is_short_abandon(wait, short_threshold) {
+                queue.counts.abandoned_short += 1;
+            }
         }
         self.dispose(call, &waiting, Outcome::Abandoned { wait });
         self.dispatch(now);
@@ -273,7 +305,9 @@ impl Acd {
             .collect();
         for call in calls {
             if let Ok(waiting) = self.take_waiting(call) {
-                self.queue_mut(tenant, queue).closed += 1;
+                if !waiting.entry.requeued {
+                    self.queue_mut(tenant, queue).closed += 1;
+                }
                 self.dispose(call, &waiting, Outcome::Closed);
             }
         }
@@ -391,10 +425,12 @@ impl Acd {
             record.calls_answered += 1;
         }
         let wait = now - waiting.entry.arrived;
-        let queue = self.queue_mut(&tenant, &waiting.queue);
-        queue.counts.answered += 1;
-        if is_within_target(wait, queue.settings.service_level_target) {
-            queue.counts.answered_within_target += 1;
+        if !waiting.entry.requeued {
+            let queue = self.queue_mut(&tenant, &waiting.queue);
+            queue.counts.answered += 1;
+            if is_within_target(wait, queue.settings.service_level_target) {
+                queue.counts.answered_within_target += 1;
+            }
         }
         self.connected.insert(
             call,
@@ -478,6 +514,34 @@ impl Acd {
         self.dispatch(now);
     }
 
+    /// Whether a transfer may ring `agent` as a member of a group or by name: its phone is
+    /// registered and it is neither ringing nor talking for a queue nor on another
+    /// transfer's leg. Paused, wrapping up or logged out of the queues do not matter: a
+    /// backoffice employee takes transfers without serving a queue.
+    pub fn can_take_transfer(&self, tenant: &TenantId, agent: &AgentId) -> bool {
+        self.agents.get(&(tenant.clone(), agent.clone())).is_some_and(|record| {
+            record.registered
+                && record.legs_outside_queues == 0
+                && !matches!(record.state, AgentState::Offered { .. } | AgentState::OnCall { .. })
+        })
+    }
+
+    /// The engine rings `agent`'s phone for a transfer: no queue offers it a call until
+    /// [`Acd::agent_released`] (the ACD would otherwise ring a phone that is busy).
+    pub fn agent_engaged(&mut self, tenant: &TenantId, agent: &AgentId) -> Result<(), AcdError> {
+        self.agent_mut(tenant, agent)?.legs_outside_queues += 1;
+        Ok(())
+    }
+
+    /// A transfer's leg to `agent`'s phone is gone (not answered, or the conversation
+    /// ended): the agent may take queue calls again.
+    pub fn agent_released(&mut self, now: Instant, tenant: &TenantId, agent: &AgentId) -> Result<(), AcdError> {
+        let record = self.agent_mut(tenant, agent)?;
+        record.legs_outside_queues = record.legs_outside_queues.saturating_sub(1);
+        self.dispatch(now);
+        Ok(())
+    }
+
     /// The agent's current state.
     pub fn agent_state(&self, tenant: &TenantId, agent: &AgentId) -> Option<&AgentState> {
         self.agents
@@ -546,7 +610,9 @@ impl Acd {
         let free: Vec<(&TenantId, &AgentRecord)> = self
             .agents
             .iter()
-            .filter(|(_, record)| record.registered && matches!(record.state, AgentState::Available { .. }))
+            .filter(|(_, record)| {
+                record.registered && record.legs_outside_queues == 0 && matches!(record.state, AgentState::Available { .. })
+            })
             .map(|((tenant, _), record)| (tenant, record))
             .collect();
         let mut free_agents = free.len();
@@ -704,7 +770,9 @@ impl Acd {
         entry.visited.push(queue.clone());
         let in_queue = self.waiting.count_in(&entry.tenant, queue);
         let state = self.queue_mut(&entry.tenant, queue);
-        state.offered += 1;
+        if !entry.requeued {
+            state.offered += 1;
+        }
         if in_queue >= state.settings.max_length {
             return false;
         }
@@ -735,7 +803,9 @@ impl Acd {
         at_arrival: bool,
     ) -> Option<OverflowDestination> {
         loop {
-            self.queue_mut(&entry.tenant, &from).overflowed += 1;
+            if !entry.requeued {
+                self.queue_mut(&entry.tenant, &from).overflowed += 1;
+            }
             let destination = self.resolve_overflow(&entry, &from);
             if let OverflowDestination::Queue(next) = &destination {
                 self.actions.push_back(AcdAction::Overflow {
@@ -759,7 +829,7 @@ impl Acd {
                 destination: destination.clone(),
                 wait,
             };
-            self.emit_disposition(call, &entry.tenant, &from, outcome);
+            self.emit_disposition(call, &entry, &from, outcome);
             return Some(destination);
         }
     }
@@ -910,26 +980,21 @@ impl Acd {
     }
 
     fn dispose(&mut self, call: CallId, waiting: &WaitingCall, outcome: Outcome) {
-        self.emit_disposition(call, &waiting.entry.tenant, &waiting.queue, outcome);
+        self.emit_disposition(call, &waiting.entry, &waiting.queue, outcome);
     }
 
-    fn emit_disposition(
-        &mut self,
-        call: CallId,
-        tenant: &TenantId,
-        queue: &QueueId,
-        outcome: Outcome,
-    ) {
+    fn emit_disposition(&mut self, call: CallId, entry: &CallEntry, queue: &QueueId, outcome: Outcome) {
         #[cfg(debug_assertions)]
-        {
+        if !entry.requeued {
             let first = self.disposed.insert(call);
             debug_assert!(first, "{call} disposed twice");
         }
         self.actions.push_back(AcdAction::Disposition(Disposition {
             call,
-            tenant: tenant.clone(),
+            tenant: entry.tenant.clone(),
             queue: queue.clone(),
             outcome,
+            requeued: entry.requeued,
         }));
     }
 

@@ -140,7 +140,7 @@ impl Engine {
     /// The caller and the consulted member talk; the agent's leg ends.
     fn complete_attended(&mut self, call_id: CallId, agent_leg: LegId, member_leg: LegId) {
         let (target, label) = match self.legs.get(member_leg).map(|leg| &leg.party) {
-            Some(Party::Member { group, target }) => (target.clone(), group.as_ref().map_or_else(|| "agent".to_string(), ToString::to_string)),
+            Some(Party::Member { group, target, .. }) => (target.clone(), group.as_ref().map_or_else(|| "agent".to_string(), ToString::to_string)),
             _ => return,
         };
         let now = self.now;

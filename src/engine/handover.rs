@@ -6,6 +6,7 @@
 
 use super::leg::Party;
 use super::outbound::Dial;
+use super::transfer::BounceReason;
 use super::Engine;
 use crate::core::addr_text::SocketAddrText;
 use crate::core::ids::{CallId, LegId};
@@ -21,11 +22,13 @@ const MAX_UUI_OCTETS: usize = 128;
 const DISPLAY_SUBJECT_CHARS: usize = 40;
 
 impl Engine {
-    /// Sends the INVITE to one member with the call's context; `None` when the member
-    /// cannot be rung (an agent not registered, a URI whose host is not an IP address
-    /// while no outbound proxy is configured: the engine resolves no names).
-    pub(super) fn dial_member(&mut self, call_id: CallId, member: &GroupMember, group: Option<GroupId>) -> Option<LegId> {
-        let call = self.calls.get(&call_id)?;
+    /// Sends the INVITE to one member with the call's context. An agent who is ringing or
+    /// talking for a queue, or already on a transfer's leg, is busy (the daemon knows,
+    /// so it does not ring a second call onto the phone); a member that cannot be rung
+    /// (an agent not registered, a URI whose host is not an IP address while no outbound
+    /// proxy is configured: the engine resolves no names) is unreachable.
+    pub(super) fn dial_member(&mut self, call_id: CallId, member: &GroupMember, group: Option<GroupId>) -> Result<LegId, BounceReason> {
+        let call = self.calls.get(&call_id).ok_or(BounceReason::Unreachable)?;
         let reference = call.reference.to_string().replace(' ', "");
         let subject = call.context.subject.clone();
         let tenant = call.tenant_id.clone();
@@ -38,17 +41,20 @@ impl Engine {
             .map(|agent| format!("<sip:{agent}@{}>", SocketAddrText(self.config.advertised)));
         let (request_uri, to, peer, target) = match member {
             GroupMember::Agent(agent) => {
-                let account = self.agents.account(agent.as_str()).filter(|a| a.tenant == tenant).cloned()?;
-                let (binding, peer) = self.agent_target(&account)?;
+                if !self.acd.can_take_transfer(&tenant, agent) || self.legs.agent_has_leg(&tenant, agent) {
+                    return Err(BounceReason::Busy);
+                }
+                let account = self.agents.account(agent.as_str()).filter(|a| a.tenant == tenant).cloned();
+                let (binding, peer) = account.and_then(|account| self.agent_target(&account)).ok_or(BounceReason::Unreachable)?;
                 (binding.contact.trim_matches(['<', '>']).to_string(), format!("<{}>", binding.aor), peer, agent.to_string())
             }
             GroupMember::Uri(uri) => {
-                let parsed = SipUri::parse(uri.as_bytes()).ok()?;
+                let parsed = SipUri::parse(uri.as_bytes()).map_err(|_| BounceReason::Unreachable)?;
                 let tcp = parsed.param("transport").flatten().is_some_and(|t| t.eq_ignore_ascii_case("tcp"));
                 let direct = parsed.host.trim_matches(['[', ']']).parse::<IpAddr>().ok();
                 let remote = match direct {
                     Some(ip) => SocketAddr::new(ip, parsed.port_or_default()),
-                    None => self.config.outbound_proxy?,
+                    None => self.config.outbound_proxy.ok_or(BounceReason::Unreachable)?,
                 };
                 let peer = Peer {
                     transport: if tcp { TransportKind::Tcp } else { TransportKind::Udp },
@@ -69,15 +75,27 @@ impl Engine {
             // it, so the daemon adds it on the leg it originates.
             extra_headers.push((HeaderName::ReferredBy, referred_by));
         }
-        self.dial(Dial {
-            call: call_id,
-            party: Party::Member { group, target },
-            request_uri,
-            to,
-            from_display: display_name(&reference, subject.as_deref()),
-            extra_headers,
-            peer,
-        })
+        let agent = match member {
+            GroupMember::Agent(agent) => Some(agent.clone()),
+            GroupMember::Uri(_) => None,
+        };
+        let leg = self
+            .dial(Dial {
+                call: call_id,
+                party: Party::Member { group, target, agent: agent.clone() },
+                request_uri,
+                to,
+                from_display: display_name(&reference, subject.as_deref()),
+                extra_headers,
+                peer,
+            })
+            .ok_or(BounceReason::Unreachable)?;
+        if let Some(agent) = agent {
+            if let Err(error) = self.acd.agent_engaged(&tenant, &agent) {
+                tracing::warn!(%agent, %error, "transfer rings an agent the ACD does not know");
+            }
+        }
+        Ok(leg)
     }
 }
 

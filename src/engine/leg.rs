@@ -26,8 +26,9 @@ pub enum Party {
     /// A front-office agent's phone, rung for a queued call.
     Agent(AgentId),
     /// A transfer target: a member of a backoffice group (an agent of the tenant or a
-    /// desk phone's SIP URI), or one agent rung directly by a transfer.
-    Member { group: Option<GroupId>, target: String },
+    /// desk phone's SIP URI), or one agent rung directly by a transfer. `agent` names the
+    /// agent when the member is one, so the ACD keeps queue calls off its phone.
+    Member { group: Option<GroupId>, target: String, agent: Option<AgentId> },
 }
 
 impl Party {
@@ -119,6 +120,14 @@ impl Leg {
         }
     }
 
+    /// The agent whose phone this leg rings, as a queue's agent or as a transfer's member.
+    pub fn phone_agent(&self) -> Option<&AgentId> {
+        match &self.party {
+            Party::Agent(agent) | Party::Member { agent: Some(agent), .. } => Some(agent),
+            Party::Caller | Party::Member { agent: None, .. } => None,
+        }
+    }
+
     /// Our tag in the leg's dialog (empty before a UAC leg has one).
     pub fn local_tag(&self) -> String {
         self.dialog.as_ref().map(|dialog| dialog.id.local_tag.clone()).unwrap_or_default()
@@ -152,7 +161,7 @@ impl LegTable {
         if let Some(dialog) = &leg.dialog {
             self.by_dialog.insert(dialog.id.clone(), leg.id);
         }
-        if let Some(agent) = leg.agent() {
+        if let Some(agent) = leg.phone_agent() {
             *self.per_agent.entry((leg.tenant.clone(), agent.clone())).or_default() += 1;
         }
         self.legs.insert(leg.id, leg);
@@ -165,7 +174,7 @@ impl LegTable {
         if let Some(dialog) = &leg.dialog {
             self.by_dialog.remove(&dialog.id);
         }
-        if let Some(agent) = leg.agent() {
+        if let Some(agent) = leg.phone_agent() {
             let key = (leg.tenant.clone(), agent.clone());
             if let Some(count) = self.per_agent.get_mut(&key) {
                 *count -= 1;

@@ -221,8 +221,15 @@ impl Engine {
         }
         self.ports.release(leg.rtp_port);
         self.outputs.push_back(Output::Media(MediaCommand::Close { session: leg.media, rtp_port: leg.rtp_port }));
-        if let Party::Agent(agent) = leg.party {
-            self.on_agent_phone_cleared(leg.tenant, agent);
+        match leg.party {
+            Party::Agent(agent) => self.on_agent_phone_cleared(leg.tenant, agent),
+            Party::Member { agent: Some(agent), .. } => {
+                if let Err(error) = self.acd.agent_released(self.now.mono, &leg.tenant, &agent) {
+                    tracing::warn!(%agent, %error, "transfer leg of an agent the ACD does not know");
+                }
+                self.on_agent_phone_cleared(leg.tenant, agent);
+            }
+            Party::Caller | Party::Member { agent: None, .. } => {}
         }
     }
 }

@@ -319,7 +319,7 @@ impl Engine {
             // Members ringing together stop at the transfer's own timeout.
             let turn = (transfer.ring_mode == RingMode::InTurn).then_some(transfer.member_ring);
             match self.dial_member(call_id, &member, group) {
-                Some(leg) => {
+                Ok(leg) => {
                     if let Some(transfer) = self.calls.get_mut(&call_id).and_then(|call| call.transfer.as_mut()) {
                         transfer.ringing.push(leg);
                     }
@@ -328,7 +328,7 @@ impl Engine {
                     }
                     return true;
                 }
-                None => self.note_transfer_failure(call_id, BounceReason::Unreachable),
+                Err(reason) => self.note_transfer_failure(call_id, reason),
             }
         }
     }
@@ -538,13 +538,14 @@ impl Engine {
         }
     }
 
-    /// Puts the call (back) in `queue` with `priority`.
+    /// Puts the call (back) in `queue` with `priority`; its first visit already counted
+    /// it in the queue figures ([`crate::acd::Acd::call_requeued`]).
     fn requeue(&mut self, call_id: CallId, queue: &QueueId, priority: u8) {
         let Some(call) = self.calls.get_mut(&call_id) else { return };
         call.phase = Phase::Queued;
         call.queue = Some(queue.clone());
         let tenant = call.tenant_id.clone();
-        match self.acd.call_arrived(self.now.mono, call_id, &tenant, queue, priority) {
+        match self.acd.call_requeued(self.now.mono, call_id, &tenant, queue, priority) {
             Ok(()) => {}
             Err(QueueRefusal::QueueFull { destination }) => self.overflow(call_id, destination),
             Err(refusal) => {

@@ -159,7 +159,7 @@ impl MetricsExporter {
     pub fn on_notification(&mut self, now: Now, notification: &Notification) {
         self.aggregator.handle(now, notification);
         match notification {
-            Notification::Disposition(disposition) => {
+            Notification::Disposition(disposition) if !disposition.requeued => {
                 if let crate::acd::Outcome::Answered { wait, .. } = &disposition.outcome {
                     let labels = vec![
                         Label::new("tenant", disposition.tenant.to_string()),

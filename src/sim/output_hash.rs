@@ -49,9 +49,12 @@ impl OutputHash {
                     .text(outcome.as_str())
                     .duration(*ring_time);
             }
-            Notification::Disposition(Disposition { call, tenant, queue, outcome }) => {
+            Notification::Disposition(Disposition { call, tenant, queue, outcome, requeued }) => {
                 record.tag(5).call(*call).text(tenant.as_str()).text(queue.as_str());
                 outcome_record(&mut record, outcome);
+                if *requeued {
+                    record.text("requeued");
+                }
             }
             Notification::Drained => {
                 record.tag(6);
@@ -170,6 +173,7 @@ mod tests {
             tenant: TenantId::new("t"),
             queue: QueueId::new("q"),
             outcome,
+            requeued: false,
         })
     }
 

@@ -1,7 +1,16 @@
 //! Trace replay in simulated time: the real [`Engine`] with simulated caller and agent
-//! phones over a [`SimNetwork`], jumping from one deadline to the next (engine timeouts,
-//! phone timers, packet deliveries, media reports, trace arrivals). Nothing reads a
-//! clock: the same trace, plan and seed give the same run, down to the output hash.
+//! phones and a simulated backoffice over a [`SimNetwork`], jumping from one deadline to
+//! the next (engine timeouts, phone timers, packet deliveries, media reports, trace
+//! arrivals). Nothing reads a clock: the same trace, plan and seed give the same run,
+//! down to the output hash.
+//!
+//! Transfers in the trace are carried out (see `traffic::agent_task` for what an agent
+//! does and why): a cold transfer by REFER from the agent's phone, a warm one by the API
+//! commands the agent's phone asks this driver for. The backoffice's desk phones sit
+//! behind [`BACKOFFICE`], the engine's `outbound_proxy`, and answer as the call's trace
+//! line says. Which trace line a message is about is told by `X-Veertien-Reference`
+//! (the caller learns it from its 200 OK; agents' and members' offers carry it); which
+//! parties the media plane bridged, by their addresses.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -17,15 +26,19 @@ use super::report::{AgentOccupancy, ReplayReport};
 use super::store::{SimStore, SimStoreConfig};
 use crate::config::Cidr;
 use crate::core::deadlines::DeadlineQueue;
-use crate::core::ids::MediaSessionId;
+use crate::core::ids::{CallId, MediaSessionId};
 use crate::core::time::{Instant, Now, WallTime};
 use crate::dialplan::{DialPlan, TenantId};
-use crate::engine::{Engine, EngineConfig, Input, MediaEvent, Notification, Output, PersistTicket};
-use crate::sip::msg::{self, Message};
+use crate::engine::{
+    Command, ContextUpdate, Engine, EngineConfig, Input, MediaCommand, MediaEvent, Notification, Output, PersistTicket, TransferMode,
+};
+use crate::sip::msg::{self, Message, Method, Request};
 use crate::sip::timers::SipTimers;
 use crate::sip::transport::Peer;
 use crate::stats::{StatsAggregator, StatsConfig};
-use crate::traffic::phones::{AgentPhone, CallerEnd, CallerPhone, CallerState, PhoneOutbox, PhoneTimer};
+use crate::traffic::agent_task::{after_transfer, AgentTask};
+use crate::traffic::backoffice::{is_backoffice, Backoffice};
+use crate::traffic::phones::{AgentPhone, CallerEnd, CallerPhone, CallerState, PhoneOutbox, PhoneRequest, PhoneTimer};
 use crate::traffic::trace::{AgentAction, TraceCall, TraceError, TraceHeader};
 
 /// The daemon's address in the simulation.
@@ -33,6 +46,9 @@ const DAEMON: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1
 /// Callers live at 127.128.0.0 + their trace index; agents at 127.2.0.1 and up.
 const CALLER_BASE_IP: u32 = 0x7F80_0000;
 const AGENT_BASE_IP: u32 = 0x7F02_0001;
+/// The backoffice's PBX: the engine's outbound proxy for desk phones named by host name
+/// (the shipped Almere groups), so transfers to them reach the simulated desk phones.
+pub const BACKOFFICE: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 3, 0, 1)), 5060);
 /// The simulated instant of the trace's start (arbitrary, non-zero).
 const START: Instant = Instant::from_micros(1_000_000);
 /// Agents register this long before the first call.
@@ -151,7 +167,7 @@ pub fn replay_engine_config(answer_delay: Duration) -> EngineConfig {
         retry_after_s: 30,
         answer_delay_ms: answer_delay.as_millis() as u64,
         http_base_url: "http://127.0.0.1:8080".into(),
-        outbound_proxy: None,
+        outbound_proxy: Some(BACKOFFICE),
         max_waiting_calls: 100_000,
         rtp_port_min: 10_000,
         rtp_port_max: 60_000,
@@ -167,6 +183,26 @@ struct ActiveCaller {
     menu_digit: Option<char>,
     talk: Duration,
     digit_sent: bool,
+    /// What the agent who answers does with the call.
+    action: AgentAction,
+    /// The trace line's transfer was handed to an agent (it is attempted once).
+    transfer_attempted: bool,
+    /// The transfer runs: offers of this call to agents are a group's member offers.
+    in_transfer: bool,
+    /// The engine's id of the call (from the media session opened for the caller).
+    call: Option<CallId>,
+    /// The reference this caller is filed under in `Replay::references`.
+    reference: Option<String>,
+}
+
+impl ActiveCaller {
+    /// Whether the backoffice answers this call's transfer.
+    fn backoffice_answers(&self) -> bool {
+        match &self.action {
+            AgentAction::ColdTransfer(transfer) | AgentAction::WarmTransfer(transfer) => transfer.backoffice_answers,
+            AgentAction::Handle => false,
+        }
+    }
 }
 
 struct Replay {
@@ -178,6 +214,11 @@ struct Replay {
     agenda: DeadlineQueue<Event>,
     callers: HashMap<u32, ActiveCaller>,
     agents: Vec<AgentPhone>,
+    backoffice: Backoffice,
+    /// Callers by the reference of their call.
+    references: HashMap<String, u32>,
+    /// Callers by the engine's call id.
+    callers_by_call: HashMap<CallId, u32>,
     outbox: PhoneOutbox,
     reactions: Vec<MediaReaction>,
     invariants: InvariantChecker,
@@ -240,6 +281,9 @@ pub fn replay(
         agenda: DeadlineQueue::default(),
         callers: HashMap::new(),
         agents,
+        backoffice: Backoffice::new(BACKOFFICE, config.seed),
+        references: HashMap::new(),
+        callers_by_call: HashMap::new(),
         outbox: PhoneOutbox::default(),
         reactions: Vec::new(),
         invariants: InvariantChecker::new(),
@@ -355,7 +399,17 @@ impl Replay {
         phone.start(self.now, Duration::from_millis(call.patience_ms), &mut self.outbox);
         self.callers.insert(
             index,
-            ActiveCaller { phone, menu_digit: call.menu_digit, talk: Duration::from_millis(call.talk_ms), digit_sent: false },
+            ActiveCaller {
+                phone,
+                menu_digit: call.menu_digit,
+                talk: Duration::from_millis(call.talk_ms),
+                digit_sent: false,
+                action: call.agent_action,
+                transfer_attempted: false,
+                in_transfer: false,
+                call: None,
+                reference: None,
+            },
         );
         self.flush_outbox();
     }
@@ -400,13 +454,29 @@ impl Replay {
                 Message::Request(request) => caller.phone.on_request(request, &mut self.outbox),
                 Message::Response(response) => caller.phone.on_response(now, response, &mut self.outbox),
             }
+            if caller.reference.is_none() {
+                if let Some(reference) = caller.phone.reference().map(str::to_string) {
+                    caller.reference = Some(reference.clone());
+                    self.references.insert(reference, index);
+                }
+            }
             self.after_caller_step(index);
+        } else if is_backoffice(BACKOFFICE, to) {
+            if let Message::Request(request) = message {
+                let answers = self.member_offer_caller(&request).is_some_and(ActiveCaller::backoffice_answers);
+                self.backoffice.on_request(now, request, answers, &mut self.outbox);
+            }
         } else if let Some(index) = self.agent_index(to) {
+            let member_offer = match &message {
+                Message::Request(request) => self.member_offer_caller(request).map(ActiveCaller::backoffice_answers),
+                Message::Response(_) => None,
+            };
             let agent = &mut self.agents[index];
             let offered_while_in_call = agent.counters().offered_while_in_call;
-            match message {
-                Message::Request(request) => agent.on_request(now, request, &mut self.outbox),
-                Message::Response(response) => agent.on_response(now, &response, &mut self.outbox),
+            match (message, member_offer) {
+                (Message::Request(request), Some(answers)) => agent.on_member_offer(now, request, answers, &mut self.outbox),
+                (Message::Request(request), None) => agent.on_request(now, request, &mut self.outbox),
+                (Message::Response(response), _) => agent.on_response(now, &response, &mut self.outbox),
             }
             if self.check_invariants && agent.counters().offered_while_in_call > offered_while_in_call {
                 let id = agent.id().to_string();
@@ -430,6 +500,9 @@ impl Replay {
                     agent.on_timer(now, kind, generation, &mut self.outbox);
                 }
             }
+            PhoneTimer::Backoffice { dialog, kind, generation } => {
+                self.backoffice.on_timer(now, dialog, kind, generation, &mut self.outbox);
+            }
         }
         self.flush_outbox();
     }
@@ -441,6 +514,12 @@ impl Replay {
             return;
         }
         if let Some(caller) = self.callers.remove(&index) {
+            if let Some(reference) = &caller.reference {
+                self.references.remove(reference);
+            }
+            if let Some(call) = caller.call {
+                self.callers_by_call.remove(&call);
+            }
             match caller.phone.end() {
                 CallerEnd::Abandoned => self.caller_abandoned += 1,
                 CallerEnd::Refused(_) => self.refused += 1,
@@ -465,6 +544,43 @@ impl Replay {
         for (at, timer) in self.outbox.timers.drain(..) {
             self.agenda.schedule_mono(at, Event::Phone(timer));
         }
+        for request in std::mem::take(&mut self.outbox.requests) {
+            self.on_phone_request(request);
+        }
+    }
+
+    /// An agent's phone asks for a warm transfer or its completion: the API commands an
+    /// agent's desktop would send, issued to the engine this driver owns.
+    fn on_phone_request(&mut self, request: PhoneRequest) {
+        let (agent, command) = match request {
+            PhoneRequest::WarmTransfer { agent, reference, group } => {
+                if let Some(caller) = self.references.get(&reference).and_then(|index| self.callers.get_mut(index)) {
+                    caller.in_transfer = true;
+                }
+                (agent, Command::Transfer { reference, target: group, mode: TransferMode::Warm, context: ContextUpdate::default() })
+            }
+            PhoneRequest::CompleteTransfer { agent, reference } => (agent, Command::CompleteTransfer(reference)),
+        };
+        let now = self.wall_now();
+        let result = self.engine.handle_command(now, command);
+        self.drain_engine();
+        if let Err(error) = result {
+            // The agent talks on; the trace's transfer is not carried out.
+            tracing::debug!(%error, "simulated agent's transfer command refused");
+            if let Some(phone) = self.agents.get_mut(usize::from(agent)) {
+                phone.on_transfer_refused(self.now, &mut self.outbox);
+            }
+            self.flush_outbox();
+        }
+    }
+
+    /// The caller whose call a member offer (an INVITE while its transfer runs) is about.
+    fn member_offer_caller(&self, request: &Request) -> Option<&ActiveCaller> {
+        if request.method != Method::Invite {
+            return None;
+        }
+        let reference = Backoffice::reference_of(request)?;
+        self.references.get(reference).and_then(|index| self.callers.get(index)).filter(|caller| caller.in_transfer)
     }
 
     fn drain_engine(&mut self) {
@@ -476,6 +592,15 @@ impl Replay {
                     }
                 }
                 Output::Media(command) => {
+                    if let MediaCommand::Open { call, remote: Some(remote), .. } = &command {
+                        // The caller's own session names the engine's id of its call.
+                        if let Some(index) = caller_index(*remote) {
+                            if let Some(caller) = self.callers.get_mut(&index) {
+                                caller.call = Some(*call);
+                                self.callers_by_call.insert(*call, index);
+                            }
+                        }
+                    }
                     self.media.handle(self.now, &command, &mut self.reactions);
                     self.react_to_media();
                 }
@@ -489,6 +614,11 @@ impl Replay {
     }
 
     fn on_notification(&mut self, notification: &Notification) {
+        if let Notification::TransferEnded { call, .. } = notification {
+            if let Some(caller) = self.callers_by_call.get(call).and_then(|index| self.callers.get_mut(index)) {
+                caller.in_transfer = false;
+            }
+        }
         self.hash.record(self.now, notification);
         if self.check_invariants {
             self.invariants.on_notification(self.now, notification);
@@ -514,20 +644,49 @@ impl Replay {
                         self.agenda.schedule_mono(self.now + self.menu_digit_delay, Event::Digit { session, digit });
                     }
                 }
-                MediaReaction::Bridged { a, b } => {
-                    let (caller_addr, agent_addr) = if caller_index(a).is_some() { (a, b) } else { (b, a) };
-                    let Some(index) = caller_index(caller_addr) else { continue };
-                    let Some(caller) = self.callers.get_mut(&index) else { continue };
-                    caller.phone.on_connected();
-                    let talk = caller.talk;
-                    if let Some(agent) = self.agent_index(agent_addr) {
-                        self.agents[agent].on_bridged(self.now, talk, &mut self.outbox);
-                    }
-                }
+                MediaReaction::Bridged { a, b } => self.on_bridged(a, b),
             }
         }
         self.reactions = reactions;
         self.flush_outbox();
+    }
+}
+
+impl Replay {
+    /// The media plane bridged the parties at `a` and `b`: a caller and an agent (the
+    /// agent carries out the trace line's action, or talks what is left after a transfer
+    /// was attempted), a caller and a backoffice member (the caller talks the rest of its
+    /// talk time and hangs up), or an agent and a member (a warm transfer's consultation).
+    fn on_bridged(&mut self, a: SocketAddr, b: SocketAddr) {
+        let now = self.now;
+        let (index, other) = match (caller_index(a), caller_index(b)) {
+            (Some(index), _) => (index, b),
+            (_, Some(index)) => (index, a),
+            (None, None) => {
+                for addr in [a, b] {
+                    if let Some(agent) = self.agent_index(addr).filter(|agent| self.agents[*agent].awaiting_consult()) {
+                        self.agents[agent].on_consulting(now, &mut self.outbox);
+                    }
+                }
+                return;
+            }
+        };
+        let agent = self.agent_index(other);
+        let Some(caller) = self.callers.get_mut(&index) else { return };
+        caller.phone.on_connected();
+        if let (Some(call), true) = (caller.call, self.check_invariants) {
+            self.invariants.on_reconnected(call);
+        }
+        if let Some(agent) = agent {
+            let task = AgentTask::for_call(caller.talk, &caller.action, caller.transfer_attempted);
+            if task.transfers() {
+                caller.transfer_attempted = true;
+                caller.in_transfer = true;
+            }
+            self.agents[agent].on_bridged(now, task, &mut self.outbox);
+        } else if is_backoffice(BACKOFFICE, other) {
+            caller.phone.hang_up_after(now, after_transfer(caller.talk), &mut self.outbox);
+        }
     }
 }
 

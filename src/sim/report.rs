@@ -3,16 +3,26 @@
 //! simulated callers and agent phones saw themselves, and an output hash over every
 //! notification in order, so two runs with the same seed are provably equal.
 //!
+//! Per backoffice group it prints the transfers, how many were answered, the bounces by
+//! reason and the reachability ratio, and the shares of how calls were handled
+//! (`handled`, `transferred_cold`, `transferred_warm`, `bounced`, `not_handled`): the
+//! aggregator's reachability entries `transfer:GROUP` and handling counts, not a count of
+//! the replay's own.
+//!
 //! Every queue figure is [`crate::stats::StatsAggregator`]'s, fed the engine's
 //! notifications as they are produced, so the replay, live `/metrics` and the load
 //! generator share one definition of each (the service level is the ACD's: answered
 //! within target / (answered + abandoned − short abandons)). Only what no notification
 //! tells, the phones' side of the run, is counted here.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
 use crate::stats::StatsReport;
+
+/// Prefix of a backoffice group's reachability target in [`StatsReport::reachability`].
+const TRANSFER_PREFIX: &str = "transfer:";
 
 /// What one simulated agent phone did over the replay (its own counts: the aggregator's
 /// offers per agent are in [`ReplayReport::stats`]).
@@ -41,7 +51,8 @@ pub struct ReplayReport {
     pub caller_abandoned: u64,
     /// Calls refused by the daemon (final response ≥ 300; no notification tells these).
     pub refused: u64,
-    /// Calls whose trace line asked for a transfer (handled as a plain call for now).
+    /// Calls whose trace line asked for a transfer (the trace's count; what became of
+    /// them is in [`ReplayReport::stats`]: reachability `transfer:GROUP` and handling).
     pub transfers_requested: u64,
     /// The aggregator's report at the end of the replay.
     pub stats: StatsReport,
@@ -63,7 +74,7 @@ impl fmt::Display for ReplayReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "calls {} accepted {} refused {} caller-abandoned {} transfers-requested {} (handled as plain calls)",
+            "calls {} accepted {} refused {} caller-abandoned {} transfers-requested {}",
             self.calls, self.accepted, self.refused, self.caller_abandoned, self.transfers_requested
         )?;
         writeln!(f, "simulated {:.1} h in {} steps", self.simulated.as_secs_f64() / 3600.0, self.steps)?;
@@ -102,7 +113,39 @@ impl fmt::Display for ReplayReport {
                 agent.occupancy * 100.0
             )?;
         }
+        write_transfers(f, &self.stats)?;
         writeln!(f, "records written {} failed {}", self.records_written, self.record_write_failures)?;
         write!(f, "output hash {}", self.output_hash)
     }
+}
+
+/// Reachability of the backoffice groups, then the handling shares.
+fn write_transfers(f: &mut fmt::Formatter<'_>, stats: &StatsReport) -> fmt::Result {
+    writeln!(f, "{:<36} {:>9} {:>8} {:>8}  {:<40} {:>12}", "backoffice group", "transfers", "answered", "bounced", "bounces by reason", "reachability")?;
+    for reach in stats.reachability.iter().filter(|reach| reach.target.starts_with(TRANSFER_PREFIX)) {
+        let group = format!("{}/{}", reach.tenant, &reach.target[TRANSFER_PREFIX.len()..]);
+        let transfers: u64 = reach.attempts_by_outcome.values().sum();
+        let bounces: Vec<(&str, u64)> = reach
+            .attempts_by_outcome
+            .iter()
+            .filter(|(outcome, _)| !matches!(**outcome, "answered" | "cancelled"))
+            .map(|(outcome, count)| (*outcome, *count))
+            .collect();
+        let bounced: u64 = bounces.iter().map(|(_, count)| count).sum();
+        let reasons = bounces.iter().map(|(outcome, count)| format!("{outcome} {count}")).collect::<Vec<_>>().join(", ");
+        let ratio = reach.ratio().map_or("-".to_string(), |ratio| format!("{:.1}%", ratio * 100.0));
+        writeln!(f, "{group:<36} {transfers:>9} {:>8} {bounced:>8}  {:<40} {ratio:>12}", reach.answered, if reasons.is_empty() { "-" } else { &reasons })?;
+    }
+    writeln!(f, "reachability = answered / (transfers - cancelled)")?;
+    let mut shares: BTreeMap<&str, u64> = BTreeMap::new();
+    for handling in &stats.handling {
+        *shares.entry(handling.handling).or_insert(0) += handling.calls;
+    }
+    let total: u64 = shares.values().sum();
+    let line = shares
+        .iter()
+        .map(|(handling, calls)| format!("{handling} {calls} ({:.1}%)", if total == 0 { 0.0 } else { *calls as f64 * 100.0 / total as f64 }))
+        .collect::<Vec<_>>()
+        .join(", ");
+    writeln!(f, "handling of {total} ended calls: {}", if line.is_empty() { "-" } else { &line })
 }

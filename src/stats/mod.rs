@@ -223,6 +223,8 @@ impl StatsAggregator {
                 let answered = *outcome == TransferOutcome::Answered;
                 self.reach(tenant, format!("transfer:{target}"), outcome.as_str(), answered, *ring_time);
             }
+            // A call queued again after a transfer was counted at its first visit.
+            Notification::Disposition(disposition) if disposition.requeued => {}
             Notification::Disposition(disposition) => {
                 self.on_disposition(now, &disposition.tenant, &disposition.queue, &disposition.outcome)
             }

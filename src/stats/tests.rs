@@ -29,6 +29,7 @@ fn disposition(outcome: Outcome) -> Notification {
         tenant: TenantId::new("proef"),
         queue: QueueId::new("algemeen"),
         outcome,
+        requeued: false,
     })
 }
 

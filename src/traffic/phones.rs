@@ -1,6 +1,8 @@
 //! Simulated phones that speak SIP text to the engine: callers (INVITE, ACK, a menu
-//! digit through the media plane, BYE) and agents (REGISTER with digest, answer offers,
-//! hang up after the talk time). Sans-IO like the engine: a phone consumes parsed
+//! digit through the media plane, BYE, at the end of their talk time after a transfer)
+//! and agents (REGISTER with digest, answer offers, hang up after the talk time or
+//! transfer the caller as [`AgentTask`] says: REFER and NOTIFYs, or a warm transfer asked
+//! of the driver). Sans-IO like the engine: a phone consumes parsed
 //! messages and timer firings and appends what it sends and the timers it wants to a
 //! [`PhoneOutbox`]; the driver carries the bytes over a network (simulated or real).
 //!
@@ -15,11 +17,14 @@ use bytes::Bytes;
 
 use crate::core::addr_text::{IpText, SocketAddrText};
 use crate::core::time::Instant;
+use crate::engine::REFERENCE_HEADER;
 use crate::sip::auth::{compute_response, DigestAlgorithm, QopAuth};
 use crate::sip::msg::{HeaderName, Method, Request, Response};
 
+use super::agent_task::{AgentTask, REFER_HANG_UP_DELAY, WARM_CONSULT};
+
 /// T1 of the phones' retransmissions (RFC 3261 default).
-const T1: Duration = Duration::from_millis(500);
+pub(super) const T1: Duration = Duration::from_millis(500);
 /// T2: the cap of the retransmission interval.
 const T2: Duration = Duration::from_secs(4);
 /// Transmissions of one request before a phone gives up (about 64·T1 in total).
@@ -34,6 +39,17 @@ pub enum PhoneTimer {
     Caller { index: u32, kind: CallerTimer, generation: u32 },
     /// An agent's timer; `index` into the simulated agents.
     Agent { index: u16, kind: AgentTimer, generation: u32 },
+    /// A timer of the simulated backoffice; `dialog` numbers a member's call.
+    Backoffice { dialog: u32, kind: BackofficeTimer, generation: u32 },
+}
+
+/// What a backoffice timer is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackofficeTimer {
+    /// The desk phone picks up.
+    Answer,
+    /// Retransmit the 2xx until the ACK arrives.
+    RetransmitOk,
 }
 
 /// What a caller's timer is for.
@@ -43,6 +59,8 @@ pub enum CallerTimer {
     Retransmit,
     /// Patience ran out: hang up unless connected to an agent.
     GiveUp,
+    /// The conversation with the backoffice is over: hang up.
+    HangUp,
 }
 
 /// What an agent's timer is for.
@@ -58,6 +76,22 @@ pub enum AgentTimer {
     HangUp,
     /// Refresh the registration.
     Reregister,
+    /// Time to transfer the caller (the task's talk before the transfer is over).
+    Transfer,
+    /// The REFER was accepted: put the call down.
+    LeaveAfterRefer,
+    /// The warm transfer's consultation is over: complete it.
+    CompleteTransfer,
+}
+
+/// What a phone asks of the driver that is not SIP: a warm transfer runs over the API
+/// (`Command::Transfer`, `Command::CompleteTransfer`), and the driver owns the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhoneRequest {
+    /// Start a warm transfer of the call `reference` to `group`.
+    WarmTransfer { agent: u16, reference: String, group: String },
+    /// Complete the warm transfer of `reference`: the member takes the caller.
+    CompleteTransfer { agent: u16, reference: String },
 }
 
 /// Where phones put what they send and the timers they want.
@@ -67,29 +101,31 @@ pub struct PhoneOutbox {
     pub sends: Vec<(SocketAddr, Bytes)>,
     /// Timers to start.
     pub timers: Vec<(Instant, PhoneTimer)>,
+    /// Requests to the driver.
+    pub requests: Vec<PhoneRequest>,
 }
 
 impl PhoneOutbox {
-    fn send(&mut self, from: SocketAddr, text: String) {
+    pub(super) fn send(&mut self, from: SocketAddr, text: String) {
         self.sends.push((from, Bytes::from(text)));
     }
 }
 
 /// A request waiting for its response, retransmitted until then.
 #[derive(Debug, Clone)]
-struct Outstanding {
+pub(super) struct Outstanding {
     bytes: Bytes,
     interval: Duration,
     transmissions: u32,
 }
 
 impl Outstanding {
-    fn new(bytes: Bytes) -> Self {
+    pub(super) fn new(bytes: Bytes) -> Self {
         Outstanding { bytes, interval: T1, transmissions: 1 }
     }
 
     /// The bytes to send again and the delay until the next try, or `None` when done.
-    fn next(&mut self) -> Option<(Bytes, Duration)> {
+    pub(super) fn next(&mut self) -> Option<(Bytes, Duration)> {
         if self.transmissions >= MAX_TRANSMISSIONS {
             return None;
         }
@@ -195,6 +231,9 @@ pub struct CallerPhone {
     retransmission: Retransmission,
     invite_branch: String,
     give_up_generation: u32,
+    talk_generation: u32,
+    /// The call's reference number, from the daemon's 200 OK.
+    reference: Option<String>,
 }
 
 impl CallerPhone {
@@ -215,6 +254,8 @@ impl CallerPhone {
             retransmission: Retransmission::default(),
             invite_branch: format!("z9hG4bK-c{index}-inv"),
             give_up_generation: 0,
+            talk_generation: 0,
+            reference: None,
         }
     }
 
@@ -236,6 +277,19 @@ impl CallerPhone {
     /// True once an agent was bridged to this call.
     pub fn was_connected(&self) -> bool {
         self.connected
+    }
+
+    /// The call's reference number (`X-Veertien-Reference` of the daemon's 200 OK), once
+    /// answered: it names the call in the offers and transfers of its agents.
+    pub fn reference(&self) -> Option<&str> {
+        self.reference.as_deref()
+    }
+
+    /// The caller talks `talk` more (to a backoffice member who took it over), then
+    /// hangs up: the member's desk phone does not know the trace's talk time.
+    pub fn hang_up_after(&mut self, now: Instant, talk: Duration, out: &mut PhoneOutbox) {
+        self.talk_generation += 1;
+        out.timers.push((now + talk, self.timer(CallerTimer::HangUp, self.talk_generation)));
     }
 
     /// Sends the INVITE (with an SDP offer for RTP at our own address) and starts the
@@ -286,6 +340,7 @@ impl CallerPhone {
                 CallerState::Inviting => self.hang_up_when_answered = true,
                 CallerState::HangingUp | CallerState::Done => {}
             },
+            CallerTimer::HangUp if generation == self.talk_generation && self.state == CallerState::Up => self.send_bye(now, out),
             _ => {}
         }
     }
@@ -301,6 +356,7 @@ impl CallerPhone {
                 self.send_ack(&tag, None, out);
                 if self.state == CallerState::Inviting {
                     self.stop_retransmit();
+                    self.reference = response.headers.get_str(&HeaderName::from_bytes(REFERENCE_HEADER)).map(str::to_string);
                     self.to_tag = Some(tag);
                     self.state = CallerState::Up;
                     if self.hang_up_when_answered {
@@ -406,6 +462,8 @@ struct AgentDialog {
     /// Our 2xx, retransmitted until the ACK.
     ok: Option<Bytes>,
     confirmed: bool,
+    /// The call's reference (`X-Veertien-Reference` of the offer).
+    reference: Option<String>,
 }
 
 /// Counters of what an agent's phone saw.
@@ -435,8 +493,18 @@ pub struct AgentPhone {
     answer_delay: Duration,
     registered: bool,
     register_cseq: u32,
-    bye_cseq: u32,
+    /// CSeq of our in-dialog requests (REFER, BYE), increasing over the phone's life.
+    dialog_cseq: u32,
     dialog: Option<AgentDialog>,
+    /// What to do with the call bridged to us.
+    task: Option<AgentTask>,
+    /// CSeq of our REFER while it waits for its response.
+    refer_cseq: Option<u32>,
+    /// A final NOTIFY said the transfer failed: the caller comes back, we stay.
+    refer_failed: bool,
+    leave_generation: u32,
+    /// A warm transfer was asked for; the consultation has not started.
+    awaiting_consult: bool,
     /// Call-ID of the offer last cancelled, to recognise its late retransmissions.
     last_cancelled: Option<Bytes>,
     answered_at: Option<Instant>,
@@ -470,8 +538,13 @@ impl AgentPhone {
             answer_delay,
             registered: false,
             register_cseq: 0,
-            bye_cseq: 0,
+            dialog_cseq: 0,
             dialog: None,
+            task: None,
+            refer_cseq: None,
+            refer_failed: false,
+            leave_generation: 0,
+            awaiting_consult: false,
             last_cancelled: None,
             answered_at: None,
             hanging_up: false,
@@ -514,10 +587,74 @@ impl AgentPhone {
         self.send_register(now, None, out);
     }
 
-    /// The conversation bridged to this phone lasts `talk`: hang up after it.
-    pub fn on_bridged(&mut self, now: Instant, talk: Duration, out: &mut PhoneOutbox) {
+    /// A caller was bridged to this phone (answered, or back after a bounce): carry out
+    /// `task`, from the caller's trace line.
+    pub fn on_bridged(&mut self, now: Instant, task: AgentTask, out: &mut PhoneOutbox) {
         self.hang_up_generation += 1;
-        out.timers.push((now + talk, self.timer(AgentTimer::HangUp, self.hang_up_generation)));
+        self.awaiting_consult = false;
+        let (delay, kind) = match &task {
+            AgentTask::Talk(talk) => (*talk, AgentTimer::HangUp),
+            AgentTask::ColdTransfer { after, .. } | AgentTask::WarmTransfer { after, .. } => (*after, AgentTimer::Transfer),
+        };
+        self.task = Some(task);
+        out.timers.push((now + delay, self.timer(kind, self.hang_up_generation)));
+    }
+
+    /// True while this phone waits for the member of its warm transfer to answer.
+    pub fn awaiting_consult(&self) -> bool {
+        self.awaiting_consult
+    }
+
+    /// The member of our warm transfer answered and we talk to them: complete the
+    /// transfer after the consultation.
+    pub fn on_consulting(&mut self, now: Instant, out: &mut PhoneOutbox) {
+        if std::mem::take(&mut self.awaiting_consult) {
+            self.hang_up_generation += 1;
+            out.timers.push((now + WARM_CONSULT, self.timer(AgentTimer::CompleteTransfer, self.hang_up_generation)));
+        }
+    }
+
+    /// The driver could not start or complete our warm transfer: talk on with the caller.
+    pub fn on_transfer_refused(&mut self, now: Instant, out: &mut PhoneOutbox) {
+        self.awaiting_consult = false;
+        self.talk_on(now, out);
+    }
+
+    /// The reference of the call this phone has, if any.
+    pub fn reference(&self) -> Option<&str> {
+        self.dialog.as_ref().and_then(|dialog| dialog.reference.as_deref())
+    }
+
+    /// The transfer was refused: the rest of the talk time with the caller, then hang up.
+    fn talk_on(&mut self, now: Instant, out: &mut PhoneOutbox) {
+        let rest = match &self.task {
+            Some(AgentTask::ColdTransfer { rest, .. } | AgentTask::WarmTransfer { rest, .. }) => *rest,
+            _ => Duration::ZERO,
+        };
+        self.hang_up_generation += 1;
+        out.timers.push((now + rest, self.timer(AgentTimer::HangUp, self.hang_up_generation)));
+    }
+
+    /// The task's transfer is due.
+    fn transfer(&mut self, now: Instant, out: &mut PhoneOutbox) {
+        match self.task.clone() {
+            Some(AgentTask::ColdTransfer { group, .. }) => self.send_refer(now, &group, out),
+            Some(AgentTask::WarmTransfer { group, .. }) => match self.reference().map(str::to_string) {
+                Some(reference) => {
+                    self.awaiting_consult = true;
+                    out.requests.push(PhoneRequest::WarmTransfer { agent: self.index, reference, group });
+                }
+                None => self.talk_on(now, out),
+            },
+            _ => {}
+        }
+    }
+
+    /// The consultation is over: ask the driver to complete the warm transfer.
+    fn complete_transfer(&mut self, out: &mut PhoneOutbox) {
+        if let Some(reference) = self.reference().map(str::to_string) {
+            out.requests.push(PhoneRequest::CompleteTransfer { agent: self.index, reference });
+        }
     }
 
     /// A timer fired.
@@ -537,6 +674,9 @@ impl AgentPhone {
             }
             AgentTimer::Answer if generation == self.answer_generation => self.answer(now, out),
             AgentTimer::HangUp if generation == self.hang_up_generation => self.hang_up(now, out),
+            AgentTimer::Transfer if generation == self.hang_up_generation => self.transfer(now, out),
+            AgentTimer::CompleteTransfer if generation == self.hang_up_generation => self.complete_transfer(out),
+            AgentTimer::LeaveAfterRefer if generation == self.leave_generation => self.hang_up(now, out),
             AgentTimer::Reregister => self.send_register(now, None, out),
             _ => {}
         }
@@ -545,7 +685,7 @@ impl AgentPhone {
     /// A request from the daemon: an offer, its CANCEL, the ACK, a BYE.
     pub fn on_request(&mut self, now: Instant, request: Request, out: &mut PhoneOutbox) {
         match request.method {
-            Method::Invite => self.on_invite(now, request, out),
+            Method::Invite => self.on_invite(now, request, true, out),
             Method::Ack => {
                 // Only an ACK for our 2xx confirms; the ACK for a 487 does not.
                 if self.dialog.as_ref().is_some_and(|d| d.ok.is_some() && same_call(&d.invite, &request)) {
@@ -572,6 +712,20 @@ impl AgentPhone {
                 out.send(self.addr, response_text(&request, 200, "OK"));
                 if self.dialog.as_ref().is_some_and(|d| same_call(&d.invite, &request)) {
                     self.end_dialog(now);
+                }
+            }
+            Method::Notify => {
+                out.send(self.addr, response_text(&request, 200, "OK"));
+                // RFC 3515 §2.4.5: the sipfrag's status line says how the transfer went;
+                // a final failure means the caller comes back to us.
+                let status = std::str::from_utf8(&request.body)
+                    .ok()
+                    .and_then(|body| body.strip_prefix("SIP/2.0 "))
+                    .and_then(|rest| rest.get(..3))
+                    .and_then(|code| code.parse::<u16>().ok());
+                if status.is_some_and(|status| status >= 300) && self.dialog.as_ref().is_some_and(|d| same_call(&d.invite, &request)) {
+                    self.refer_failed = true;
+                    self.leave_generation += 1;
                 }
             }
             _ => out.send(self.addr, response_text(&request, 200, "OK")),
@@ -605,11 +759,32 @@ impl AgentPhone {
                 self.stop_retransmit();
                 self.hanging_up = false;
             }
+            Method::Refer if self.refer_cseq == Some(cseq.seq) => {
+                self.stop_retransmit();
+                self.refer_cseq = None;
+                if (200..300).contains(&response.status) {
+                    if !self.refer_failed {
+                        self.leave_generation += 1;
+                        out.timers.push((now + REFER_HANG_UP_DELAY, self.timer(AgentTimer::LeaveAfterRefer, self.leave_generation)));
+                    }
+                } else {
+                    self.talk_on(now, out);
+                }
+            }
             _ => {}
         }
     }
 
-    fn on_invite(&mut self, now: Instant, invite: Request, out: &mut PhoneOutbox) {
+    /// An offer of a transfer to a group this agent is a member of: the trace line says
+    /// whether the group answers (`answers`), so the agent lets it ring when it does not;
+    /// a busy phone refuses it (486) like any offer, and that is no ACD fault.
+    pub fn on_member_offer(&mut self, now: Instant, invite: Request, answers: bool, out: &mut PhoneOutbox) {
+        let offered_while_in_call = self.counters.offered_while_in_call;
+        self.on_invite(now, invite, answers, out);
+        self.counters.offered_while_in_call = offered_while_in_call;
+    }
+
+    fn on_invite(&mut self, now: Instant, invite: Request, answers: bool, out: &mut PhoneOutbox) {
         if self.last_cancelled.is_some() && invite.headers.get(&HeaderName::CallId) == self.last_cancelled.as_ref() {
             // A retransmission of the offer we already ended: answer it as before.
             out.send(self.addr, response_with_tag(&invite, 487, "Request Terminated", &format!("a{}-cancelled", self.index)));
@@ -631,9 +806,12 @@ impl AgentPhone {
             return;
         }
         let tag = format!("a{}-{}", self.index, self.counters.answered + self.counters.cancelled + self.counters.busy);
-        self.dialog = Some(AgentDialog { invite, tag, ok: None, confirmed: false });
+        let reference = invite.headers.get_str(&HeaderName::from_bytes(REFERENCE_HEADER)).map(str::to_string);
+        self.dialog = Some(AgentDialog { invite, tag, ok: None, confirmed: false, reference });
         self.answer_generation += 1;
-        if self.answer_delay.is_zero() {
+        if !answers {
+            // A backoffice member who does not pick up: it rings until the daemon cancels.
+        } else if self.answer_delay.is_zero() {
             self.answer(now, out);
         } else {
             out.timers.push((now + self.answer_delay, self.timer(AgentTimer::Answer, self.answer_generation)));
@@ -675,13 +853,13 @@ impl AgentPhone {
         let invite = &dialog.invite;
         let call_id = invite.headers.get_str(&HeaderName::CallId).unwrap_or_default();
         let daemon_side = invite.headers.get_str(&HeaderName::From).unwrap_or_default();
-        self.bye_cseq += 1;
+        self.dialog_cseq += 1;
         let text = format!(
             "BYE sip:veertien@{daemon} SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch=z9hG4bK-a{index}-bye{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:{id}@{ip}>;tag={tag}\r\nTo: {daemon_side}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} BYE\r\nContent-Length: 0\r\n\r\n",
             daemon = SocketAddrText(self.daemon),
             addr = SocketAddrText(self.addr),
             index = self.index,
-            cseq = self.bye_cseq,
+            cseq = self.dialog_cseq,
             id = self.id,
             ip = IpText(self.addr.ip()),
             tag = dialog.tag,
@@ -691,8 +869,37 @@ impl AgentPhone {
         self.send_request(now, text, out);
     }
 
+    /// REFER in our dialog to `group` at the daemon (RFC 3515 §2.4): the daemon rings it.
+    fn send_refer(&mut self, now: Instant, group: &str, out: &mut PhoneOutbox) {
+        let Some(dialog) = &self.dialog else { return };
+        if dialog.ok.is_none() {
+            return;
+        }
+        let invite = &dialog.invite;
+        let call_id = invite.headers.get_str(&HeaderName::CallId).unwrap_or_default();
+        let daemon_side = invite.headers.get_str(&HeaderName::From).unwrap_or_default();
+        self.dialog_cseq += 1;
+        let text = format!(
+            "REFER sip:veertien@{daemon} SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch=z9hG4bK-a{index}-ref{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:{id}@{ip}>;tag={tag}\r\nTo: {daemon_side}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} REFER\r\nContact: <sip:{id}@{addr}>\r\nRefer-To: <sip:{group}@{daemon}>\r\nReferred-By: <sip:{id}@{ip}>\r\nContent-Length: 0\r\n\r\n",
+            daemon = SocketAddrText(self.daemon),
+            addr = SocketAddrText(self.addr),
+            index = self.index,
+            cseq = self.dialog_cseq,
+            id = self.id,
+            ip = IpText(self.addr.ip()),
+            tag = dialog.tag,
+        );
+        self.refer_cseq = Some(self.dialog_cseq);
+        self.refer_failed = false;
+        self.send_request(now, text, out);
+    }
+
     fn end_dialog(&mut self, now: Instant) {
         self.dialog = None;
+        self.task = None;
+        self.refer_cseq = None;
+        self.awaiting_consult = false;
+        self.leave_generation += 1;
         self.ok_retransmit = None;
         self.ok_generation += 1;
         self.hang_up_generation += 1;
@@ -773,12 +980,12 @@ fn quoted_param<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
     challenge[start..].split('"').next()
 }
 
-fn response_text(request: &Request, status: u16, reason: &str) -> String {
+pub(super) fn response_text(request: &Request, status: u16, reason: &str) -> String {
     String::from_utf8_lossy(&Response::to_request(request, status, reason).to_bytes()).into_owned()
 }
 
 /// A response that carries our To tag (a final response creating or refusing a dialog).
-fn response_with_tag(request: &Request, status: u16, reason: &str, tag: &str) -> String {
+pub(super) fn response_with_tag(request: &Request, status: u16, reason: &str, tag: &str) -> String {
     let mut response = Response::to_request(request, status, reason);
     if let Some(to) = request.headers.get(&HeaderName::To) {
         response.headers.set(HeaderName::To, format!("{};tag={tag}", String::from_utf8_lossy(to)));

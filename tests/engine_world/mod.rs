@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 use veertien::core::time::{Instant, Now, WallTime};
 use veertien::engine::{Engine, EngineConfig, EndReason, Input, MediaCommand, Notification, Output, Record};
-use veertien::sip::msg::{self, Message, Response};
+use veertien::sip::msg::{self, HeaderName, Message, Response};
 use veertien::sip::timers::SipTimers;
 use veertien::sip::transport::{Peer, TransportKind};
 
@@ -258,7 +258,12 @@ pub fn to_tag(response: &Response) -> String {
 /// Runs INVITE → 100 → 200 → ACK and returns our To tag.
 pub fn establish(world: &mut World, call_id: &str) -> String {
     world.deliver(&invite("14036", call_id, &format!("z9hG4bK-{call_id}"), OFFER));
-    let ok = world.responses().into_iter().find(|r| r.status == 200).expect("200 OK").clone();
+    let ok = world
+        .responses()
+        .into_iter()
+        .find(|r| r.status == 200 && r.headers.get_str(&HeaderName::CallId) == Some(call_id))
+        .expect("200 OK")
+        .clone();
     let tag = to_tag(&ok);
     world.deliver(&in_dialog("ACK", call_id, &tag, 1, &format!("z9hG4bK-ack-{call_id}")));
     tag

@@ -40,6 +40,7 @@ use crate::core::deadlines::DeadlineQueue;
 use crate::core::time::Instant;
 use crate::dialplan::{DialPlan, Menu, TenantId};
 use crate::engine::{REFERENCE_HEADER, WELCOME_PROMPT};
+use crate::traffic::agent_task::AgentTask;
 use crate::traffic::phones::{AgentPhone, CallerEnd, CallerPhone, CallerState, PhoneOutbox, PhoneTimer};
 use crate::traffic::trace::{TraceCall, TraceHeader};
 use crate::sip::msg::{self, HeaderName, Message, Method};
@@ -615,7 +616,8 @@ impl Loadgen {
             }
             None => FALLBACK_TALK,
         };
-        self.agents[agent].on_bridged(now, talk, &mut self.outbox);
+        // The load generator plays every call as handled: transfers are the replay's.
+        self.agents[agent].on_bridged(now, AgentTask::Talk(talk), &mut self.outbox);
     }
 
     /// Binds the RTP socket of the leg `agent` just answered (its 200 OK, still in the
@@ -653,6 +655,8 @@ impl Loadgen {
                         self.after_agent_step(now, agent, answered_before);
                     }
                 }
+                // The load generator rings no backoffice.
+                PhoneTimer::Backoffice { .. } => {}
             }
         }
         self.rtp.poll(now);

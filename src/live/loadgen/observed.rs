@@ -71,6 +71,7 @@ impl ObservedStats {
             tenant: self.tenant.clone(),
             queue: QueueId::new(queue),
             outcome,
+            requeued: false,
         };
         self.aggregator.handle(now, &Notification::Disposition(disposition));
     }
