@@ -149,7 +149,7 @@ mod tests {
 
     fn waiting(priority: u8, arrived_s: u64, seq: u64, overflow_s: u64) -> WaitingCall {
         WaitingCall {
-            entry: CallEntry { tenant: TenantId::new("t"), priority, arrived: at(arrived_s), seq, visited: Vec::new() },
+            entry: CallEntry { tenant: TenantId::new("t"), priority, arrived: at(arrived_s), seq, visited: Vec::new(), requeued: false },
             queue: QueueId::new("q"),
             overflow_at: at(overflow_s),
             next_announce: None,
